@@ -66,6 +66,21 @@ impl DbTarget {
         }
     }
 
+    /// A database known by name only (e.g. from `--all`). pg_dump would read
+    /// a name containing `=` or starting like a URI as a connection string,
+    /// so such names are wrapped as `dbname='...'`.
+    pub fn named(name: &str) -> DbTarget {
+        let dbname = if name.contains('=') || is_uri(name) {
+            format!("dbname='{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
+        } else {
+            name.to_string()
+        };
+        DbTarget {
+            dbname,
+            password: None,
+        }
+    }
+
     pub fn password(&self) -> Option<&str> {
         self.password.as_deref()
     }
@@ -278,6 +293,13 @@ mod tests {
         assert_eq!(t.password(), Some("p q"));
         assert_eq!(t.dbname, "dbname='x'");
         assert!(!format!("{t:?}").contains("p q"));
+    }
+
+    #[test]
+    fn names_that_look_like_conninfo_are_wrapped() {
+        assert_eq!(DbTarget::named("a=b").dbname, "dbname='a=b'");
+        assert_eq!(DbTarget::named("it's=x").dbname, "dbname='it\\'s=x'");
+        assert_eq!(DbTarget::named("shop").dbname, "shop");
     }
 
     #[test]

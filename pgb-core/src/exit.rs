@@ -145,3 +145,44 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io(path, e))
     }
 }
+
+/// Reports an error that stopped a tool before it could do its job (bad
+/// arguments, missing programs): a message on stderr and an error record on
+/// stdout, so that the next tool in a pipeline fails too instead of seeing
+/// an empty, "successful" input.
+pub fn report_fatal(tool: &str, error: &Error) -> ExitStatus {
+    eprintln!("{tool}: error: {}", crate::conn::redact(&error.to_string()));
+    emit_fatal_record(tool, error)
+}
+
+/// The stdout half of [`report_fatal`], for callers that already told the user.
+pub fn emit_fatal_record(tool: &str, error: &Error) -> ExitStatus {
+    let record = crate::record::ErrorRecord::from_error(tool, error);
+    println!("{}", record.to_json_line());
+    error.exit_status()
+}
+
+/// Parses a duration option such as `30s`, `5m`, `26h`, `7d` or a plain
+/// number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration ({e}); examples: 30s, 5m, 26h, 7d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0").unwrap().as_secs(), 0);
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("26h").unwrap().as_secs(), 93_600);
+        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+    }
+}

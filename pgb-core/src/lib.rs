@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod conn;
+pub mod dump;
 pub mod exit;
 pub mod jsonl;
 pub mod lock;
@@ -16,6 +17,7 @@ pub mod publish;
 pub mod record;
 pub mod stream;
 pub mod trailer;
+pub mod verify;
 
 pub use exit::{Error, ExitStatus, Result};
 

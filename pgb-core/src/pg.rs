@@ -58,7 +58,13 @@ impl PgClient {
         }
         command.args(self.conn.args());
         if let Some(target) = target {
-            command.arg(format!("--dbname={}", target.dbname));
+            // pg_dumpall reads --dbname only as a connection string; a plain
+            // name is its "database to connect to", --database.
+            if program == PgProgram::PgDumpall && target.is_plain_name() {
+                command.arg(format!("--database={}", target.dbname));
+            } else {
+                command.arg(format!("--dbname={}", target.dbname));
+            }
         }
         Ok(command)
     }
@@ -84,6 +90,17 @@ impl PgClient {
             None => c.arg(program.name()),
         };
         Ok(c)
+    }
+
+    /// Fails with a setup error unless every program can be run.
+    pub fn check_programs(&self, programs: &[PgProgram]) -> Result<()> {
+        if self.container.is_some() {
+            return self.bare_command(PgProgram::Psql, false).map(|_| ());
+        }
+        for program in programs {
+            self.locate(*program)?;
+        }
+        Ok(())
     }
 
     /// Finds a program in `--pg-bin` or on PATH.

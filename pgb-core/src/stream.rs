@@ -49,7 +49,7 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
-    pub fn bytes(&self) -> u64 {
+    pub fn count(&self) -> u64 {
         self.bytes
     }
 
@@ -92,7 +92,7 @@ impl<R: Read> HashingReader<R> {
         }
     }
 
-    pub fn bytes(&self) -> u64 {
+    pub fn count(&self) -> u64 {
         self.bytes
     }
 
@@ -131,7 +131,7 @@ impl<R: Read> CountingReader<R> {
         CountingReader { inner, bytes: 0 }
     }
 
-    pub fn bytes(&self) -> u64 {
+    pub fn count(&self) -> u64 {
         self.bytes
     }
 }
