@@ -115,11 +115,13 @@ fn scan_into(dir: &Path, recursive: bool, catalog: &mut Catalog) -> Result<()> {
     Ok(())
 }
 
-/// Turns a command-line argument (a data file, a manifest, a folder or a
-/// glob of those) into manifest paths, one result per backup meant, so one
-/// bad match does not hide the others. A data file without a manifest is an
-/// error item: it is not a complete backup. A glob's matches that are pgb's
-/// own side files (sidecars, partial files) or foreign JSON are skipped.
+/// Turns a command-line argument (a data file, its sidecar or manifest, a
+/// folder, or a glob of those) into manifest paths, one result per backup
+/// meant, so one bad match does not hide the others. Shells expand `dir/*`
+/// before pgb sees it, so a sidecar or manifest stands for its backup and
+/// callers deduplicate. A data file without a manifest is an error item: it
+/// is not a complete backup. Partial files and foreign JSON are skipped when
+/// they come from a glob and refused when named alone.
 pub fn resolve_argument(arg: &str) -> Result<Vec<Result<PathBuf>>> {
     let has_glob = arg.contains(['*', '?', '[']);
     let paths: Vec<PathBuf> = if has_glob {
@@ -134,48 +136,67 @@ pub fn resolve_argument(arg: &str) -> Result<Vec<Result<PathBuf>>> {
     };
     let mut resolved = Vec::new();
     for path in paths {
-        let name = path.to_string_lossy().into_owned();
-        let base = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         if path.is_dir() {
             let catalog = scan(&path, false)?;
             resolved.extend(catalog.backups.iter().map(|b| Ok(b.manifest_path())));
-        } else if has_glob && (name.ends_with(SIDECAR_SUFFIX) || is_partial_name(&base)) {
-            continue;
-        } else if name.ends_with(MANIFEST_SUFFIX) {
-            if has_glob && !is_manifest(&path) {
-                continue;
-            }
-            resolved.push(Ok(path));
-        } else {
-            let manifest = manifest_path(&path);
-            if has_glob && resolved.iter().any(|r| matches!(r, Ok(m) if *m == manifest)) {
-                continue;
-            }
-            resolved.push(if manifest.exists() {
-                Ok(manifest)
-            } else if !path.exists() {
-                Err(Error::io(&path, std::io::ErrorKind::NotFound.into()))
-            } else {
-                Err(Error::Integrity {
-                    path,
-                    message: format!(
-                        "no manifest ({}): not a complete pgb backup",
-                        manifest.display()
-                    ),
-                })
-            });
+        } else if let Some(item) = manifest_for_path(&path, has_glob) {
+            resolved.push(item);
         }
     }
-    // `dir/*` matches both a data file and its manifest: keep one of each.
     let mut seen = std::collections::HashSet::new();
     resolved.retain(|r| match r {
         Ok(m) => seen.insert(m.clone()),
         Err(_) => true,
     });
     Ok(resolved)
+}
+
+/// The manifest of the backup `path` belongs to; `None` to skip it.
+fn manifest_for_path(path: &Path, from_glob: bool) -> Option<Result<PathBuf>> {
+    let name = path.to_string_lossy().into_owned();
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let refuse = |message: String| {
+        Some(Err(Error::Integrity {
+            path: path.to_path_buf(),
+            message,
+        }))
+    };
+    if is_partial_name(&base) || base.ends_with(".pgb-lock") {
+        return if from_glob {
+            None
+        } else {
+            refuse("a file pgb is writing or a lock, not a backup".into())
+        };
+    }
+    if name.ends_with(MANIFEST_SUFFIX) {
+        return if is_manifest(path) {
+            Some(Ok(path.to_path_buf()))
+        } else if from_glob {
+            None
+        } else if !path.exists() {
+            Some(Err(Error::io(path, std::io::ErrorKind::NotFound.into())))
+        } else {
+            refuse("not a pgb manifest".into())
+        };
+    }
+    let data = match name.strip_suffix(SIDECAR_SUFFIX) {
+        Some(data) => PathBuf::from(data),
+        None => path.to_path_buf(),
+    };
+    let manifest = manifest_path(&data);
+    Some(if manifest.exists() {
+        Ok(manifest)
+    } else if !data.exists() {
+        Err(Error::io(&data, std::io::ErrorKind::NotFound.into()))
+    } else {
+        Err(Error::Integrity {
+            path: data,
+            message: format!("no manifest ({}): not a complete pgb backup", manifest.display()),
+        })
+    })
 }
 
 fn is_manifest(path: &Path) -> bool {
@@ -220,6 +241,9 @@ mod tests {
         fs::write(sidecar_path(&data), b"").unwrap();
         let pattern = format!("{}/*", dir.path().display());
         let items = resolve_argument(&pattern).unwrap();
-        assert_eq!(items.len(), 1, "data file and manifest name one backup");
+        assert_eq!(items.len(), 1, "foreign JSON is skipped, the sidecar stands for its backup");
+        let sidecar = sidecar_path(&data);
+        let items = resolve_argument(sidecar.to_str().unwrap()).unwrap();
+        assert_eq!(items[0].as_ref().unwrap(), &manifest_path(&data));
     }
 }

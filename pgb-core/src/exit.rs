@@ -162,6 +162,14 @@ pub fn emit_fatal_record(tool: &str, error: &Error) -> ExitStatus {
     error.exit_status()
 }
 
+/// After the argument parser printed its own message on stderr: its first
+/// line as an error record on stdout, exit 2.
+pub fn report_usage_message(tool: &str, parser_message: &str) -> ExitStatus {
+    let first = parser_message.lines().next().unwrap_or("invalid arguments");
+    let first = first.trim_start_matches("error: ").to_string();
+    emit_fatal_record(tool, &Error::Usage(first))
+}
+
 /// Parses a duration option such as `30s`, `5m`, `26h`, `7d` or a plain
 /// number of seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

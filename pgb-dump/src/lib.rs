@@ -30,16 +30,13 @@ pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     ignore_file_size_signal();
     let status = match Cli::try_parse_from(args) {
         Ok(cli) => run(&cli),
-        Err(e) if !e.use_stderr() => {
-            let _ = e.print();
-            ExitStatus::Success
-        }
         Err(e) => {
             let _ = e.print();
-            let message = e.to_string();
-            let first = message.lines().next().unwrap_or("invalid arguments");
-            let first = first.trim_start_matches("error: ").to_string();
-            pgb_core::exit::emit_fatal_record(TOOL, &Error::Usage(first))
+            if e.use_stderr() {
+                pgb_core::exit::report_usage_message(TOOL, &e.to_string())
+            } else {
+                ExitStatus::Success
+            }
         }
     };
     ExitCode::from(status.code())
