@@ -59,7 +59,6 @@ pub struct DumpRequest {
 struct Snapshot {
     session: PsqlSession,
     id: String,
-    database: String,
     server_version: String,
     user: String,
     tables: Vec<TableRecord>,
@@ -74,13 +73,20 @@ const TABLES_SQL: &str = "SELECT coalesce(jsonb_agg(jsonb_build_object(\
  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
  AND d.objid = c.oid AND d.deptype = 'e')";
 
-fn open_snapshot(request: &DumpRequest) -> Result<Snapshot> {
+/// Connects and learns which database the target names, before any lock is
+/// taken (a URI or conninfo target only tells after connecting).
+fn open_session(request: &DumpRequest) -> Result<(PsqlSession, String)> {
     let mut session = PsqlSession::open(&request.client, Some(&request.target))?;
+    let database = session.query_value("SELECT current_database()")?;
+    Ok((session, database))
+}
+
+/// Starts the snapshot pg_dump will share and reads the metadata in it.
+fn begin_snapshot(request: &DumpRequest, mut session: PsqlSession) -> Result<Snapshot> {
     session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
     let id = session.query_value("SELECT pg_export_snapshot()")?;
     let info = session.query_value(
-        "SELECT jsonb_build_object('db', current_database(), \
-         'version', current_setting('server_version'), 'user', current_user)::text",
+        "SELECT jsonb_build_object('version', current_setting('server_version'),          'user', current_user)::text",
     )?;
     let info: serde_json::Value = serde_json::from_str(&info)
         .map_err(|e| Error::Failed(format!("unexpected answer from psql: {e}: {info}")))?;
@@ -89,7 +95,6 @@ fn open_snapshot(request: &DumpRequest) -> Result<Snapshot> {
         .map_err(|e| Error::Failed(format!("unexpected table list from psql: {e}")))?;
     Ok(Snapshot {
         id,
-        database: text("db"),
         server_version: text("version"),
         user: text("user"),
         tables: select_tables(tables, &request.options),
@@ -264,16 +269,22 @@ fn read_blocks(mut stdout: impl Read, tx: &mpsc::SyncSender<std::io::Result<Vec<
 /// Takes one backup and publishes it; returns its record. On any failure no
 /// file is left under a final name and the partial file is removed.
 pub fn take_backup(request: &DumpRequest, progress: &ProgressBar) -> Result<BackupRecord> {
-    let started_at = Utc::now();
-    let mut snapshot = match request.kind {
-        BackupKind::Database => Some(open_snapshot(request)?),
+    let session = match request.kind {
+        BackupKind::Database => Some(open_session(request)?),
         BackupKind::Globals => None,
     };
-    let database = match &snapshot {
-        Some(s) => s.database.clone(),
+    let database = match &session {
+        Some((_, name)) => name.clone(),
         None => "globals".to_string(),
     };
     let _lock = FolderLock::acquire(&request.dir, &lock_key(request.kind, &database), request.lock_timeout)?;
+    // Time and snapshot are taken once the lock is ours, so a run that
+    // waited gets its own name and current data.
+    let started_at = Utc::now();
+    let mut snapshot = match session {
+        Some((session, _)) => Some(begin_snapshot(request, session)?),
+        None => None,
+    };
 
     let kind_name = match request.kind {
         BackupKind::Database => "database",

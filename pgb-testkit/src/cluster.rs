@@ -129,11 +129,12 @@ impl Cluster {
                     panic!("postgres exited ({status}):\n{}", self.log_tail());
                 }
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "postgres did not start:\n{}",
-                self.log_tail()
-            );
+            if started.elapsed() > Duration::from_secs(60) {
+                let probe = Command::new(self.bin.join("pg_isready"))
+                    .args(["-h", self.root.to_str().unwrap()])
+                    .output();
+                panic!("postgres did not start ({probe:?}):\n{}", self.log_tail());
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -321,7 +322,9 @@ fn die_with_parent(command: &mut Command) {
 
 /// Where initdb and postgres are: PATH first, then Debian's layout.
 fn server_bin_dir() -> PathBuf {
-    if let Ok(initdb) = which::which("initdb") {
+    // Debian links initdb into /usr/local/bin on some images; the other
+    // server programs are only beside the link's target.
+    if let Some(initdb) = which::which("initdb").ok().and_then(|p| std::fs::canonicalize(p).ok()) {
         return initdb.parent().unwrap().to_path_buf();
     }
     let mut candidates: Vec<PathBuf> = glob::glob("/usr/lib/postgresql/*/bin/initdb")

@@ -73,3 +73,40 @@ fn first_difference(a: &str, b: &str) -> String {
     }
     format!("lengths {} vs {}", a.lines().count(), b.lines().count())
 }
+
+/// Restores a pgb data file with the tools a runbook uses, into a new
+/// database `db`: `gunzip -c F | psql`, `zstd -dc F | psql`, `psql < F`, or
+/// `pg_restore -d db F`. Proves the files are usable without pgb.
+pub fn restore_with_plain_tools(cluster: &Cluster, file: &std::path::Path, db: &str) {
+    cluster.create_db(db);
+    let name = file.to_str().unwrap();
+    let psql = format!(
+        "{} -X -q -v ON_ERROR_STOP=1 -d {}",
+        crate::wrappers::shell_quote(cluster.bin_dir().join("psql").to_str().unwrap()),
+        crate::wrappers::shell_quote(db)
+    );
+    let quoted = crate::wrappers::shell_quote(name);
+    let script = if name.ends_with(".sql.gz") {
+        format!("set -o pipefail; gunzip -c {quoted} | {psql}")
+    } else if name.ends_with(".sql.zst") {
+        format!("set -o pipefail; zstd -dc {quoted} | {psql}")
+    } else if name.ends_with(".sql") {
+        format!("{psql} < {quoted}")
+    } else {
+        format!(
+            "{} --exit-on-error -d {} {quoted}",
+            crate::wrappers::shell_quote(cluster.bin_dir().join("pg_restore").to_str().unwrap()),
+            crate::wrappers::shell_quote(db)
+        )
+    };
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .envs(cluster.env())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "restoring {name} with plain tools failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod compare;
 pub mod fixtures;
 pub mod tool;
+pub mod wrappers;
 
 pub use cluster::Cluster;
 pub use tool::{bin, Tool, ToolOutput};
