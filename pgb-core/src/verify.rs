@@ -373,7 +373,7 @@ fn restore_check(
         &maintenance,
         &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&scratch)),
     );
-    result?;
+    result.map_err(|e| Error::Failed(format!("in scratch database {scratch}: {e}")))?;
     dropped.map(|_| ())
 }
 
