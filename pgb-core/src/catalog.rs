@@ -194,7 +194,10 @@ fn manifest_for_path(path: &Path, from_glob: bool) -> Option<Result<PathBuf>> {
     } else {
         Err(Error::Integrity {
             path: data,
-            message: format!("no manifest ({}): not a complete pgb backup", manifest.display()),
+            message: format!(
+                "no manifest ({}): not a complete pgb backup",
+                manifest.display()
+            ),
         })
     })
 }
@@ -221,7 +224,11 @@ mod tests {
     fn foreign_json_is_not_a_backup() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("notes.json"), b"{\"hello\":1}").unwrap();
-        fs::write(dir.path().join("broken.json"), b"{\"pgb\":1,\"type\":\"backup\"}").unwrap();
+        fs::write(
+            dir.path().join("broken.json"),
+            b"{\"pgb\":1,\"type\":\"backup\"}",
+        )
+        .unwrap();
         fs::write(dir.path().join(".x.sql.gz.abc.partial"), b"").unwrap();
         let c = scan(dir.path(), false).unwrap();
         assert!(c.backups.is_empty());
@@ -241,7 +248,11 @@ mod tests {
         fs::write(sidecar_path(&data), b"").unwrap();
         let pattern = format!("{}/*", dir.path().display());
         let items = resolve_argument(&pattern).unwrap();
-        assert_eq!(items.len(), 1, "foreign JSON is skipped, the sidecar stands for its backup");
+        assert_eq!(
+            items.len(),
+            1,
+            "foreign JSON is skipped, the sidecar stands for its backup"
+        );
         let sidecar = sidecar_path(&data);
         let items = resolve_argument(sidecar.to_str().unwrap()).unwrap();
         assert_eq!(items[0].as_ref().unwrap(), &manifest_path(&data));

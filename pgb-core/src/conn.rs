@@ -71,7 +71,10 @@ impl DbTarget {
     /// so such names are wrapped as `dbname='...'`.
     pub fn named(name: &str) -> DbTarget {
         let dbname = if name.contains('=') || is_uri(name) {
-            format!("dbname='{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
+            format!(
+                "dbname='{}'",
+                name.replace('\\', "\\\\").replace('\'', "\\'")
+            )
         } else {
             name.to_string()
         };
@@ -220,7 +223,10 @@ fn strip_conninfo_password(conninfo: &str) -> (String, Option<String>) {
                 password = Some(v);
                 None
             } else {
-                Some(format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'")))
+                Some(format!(
+                    "{k}='{}'",
+                    v.replace('\\', "\\\\").replace('\'', "\\'")
+                ))
             }
         })
         .collect();
@@ -275,7 +281,10 @@ mod tests {
     #[test]
     fn uri_password_moves_out_of_the_argument() {
         let t = DbTarget::parse("postgresql://app:s%40cret@db.local:5433/shop?sslmode=require");
-        assert_eq!(t.dbname, "postgresql://app@db.local:5433/shop?sslmode=require");
+        assert_eq!(
+            t.dbname,
+            "postgresql://app@db.local:5433/shop?sslmode=require"
+        );
         assert_eq!(t.password(), Some("s@cret"));
         let t = DbTarget::parse("postgres://h/db?password=x&connect_timeout=3");
         assert_eq!(t.dbname, "postgres://h/db?connect_timeout=3");

@@ -112,14 +112,20 @@ fn count_rows(session: &mut PsqlSession, tables: &mut [TableRecord]) -> Result<(
         );
         let value = session.query_value(&sql)?;
         table.rows = Some(value.trim().parse().map_err(|_| {
-            Error::Failed(format!("unexpected count for {}.{}: {value}", table.schema, table.name))
+            Error::Failed(format!(
+                "unexpected count for {}.{}: {value}",
+                table.schema, table.name
+            ))
         })?);
     }
     Ok(())
 }
 
 /// The pg_dump (or pg_dumpall) command for the request.
-fn dump_command(request: &DumpRequest, snapshot: Option<&str>) -> Result<(PgProgram, std::process::Command)> {
+fn dump_command(
+    request: &DumpRequest,
+    snapshot: Option<&str>,
+) -> Result<(PgProgram, std::process::Command)> {
     let program = match request.kind {
         BackupKind::Database => PgProgram::PgDump,
         BackupKind::Globals => PgProgram::PgDumpall,
@@ -205,7 +211,10 @@ fn stream_child(
         let block = match block {
             Ok(block) => block,
             Err(e) => {
-                failure = Some(Error::Failed(format!("reading {} output: {e}", child.program)));
+                failure = Some(Error::Failed(format!(
+                    "reading {} output: {e}",
+                    child.program
+                )));
                 break;
             }
         };
@@ -277,7 +286,11 @@ pub fn take_backup(request: &DumpRequest, progress: &ProgressBar) -> Result<Back
         Some((_, name)) => name.clone(),
         None => "globals".to_string(),
     };
-    let _lock = FolderLock::acquire(&request.dir, &lock_key(request.kind, &database), request.lock_timeout)?;
+    let _lock = FolderLock::acquire(
+        &request.dir,
+        &lock_key(request.kind, &database),
+        request.lock_timeout,
+    )?;
     // Time and snapshot are taken once the lock is ours, so a run that
     // waited gets its own name and current data.
     let started_at = Utc::now();
@@ -300,7 +313,9 @@ pub fn take_backup(request: &DumpRequest, progress: &ProgressBar) -> Result<Back
         label: request.label.as_deref(),
         time: started_at,
     });
-    let data_path = request.dir.join(format!("{base}.{}", extension(request.format, compression)));
+    let data_path = request
+        .dir
+        .join(format!("{base}.{}", extension(request.format, compression)));
     for path in [manifest_path(&data_path), sidecar_path(&data_path)] {
         if path.symlink_metadata().is_ok() {
             return Err(Error::Exists { path });
@@ -312,11 +327,15 @@ pub fn take_backup(request: &DumpRequest, progress: &ProgressBar) -> Result<Back
 
     // Exact counts run in the snapshot session while pg_dump streams.
     let (streamed, counted) = std::thread::scope(|scope| {
-        let counter = snapshot.as_mut().filter(|_| request.count_rows).map(|s| {
-            scope.spawn(|| count_rows(&mut s.session, &mut s.tables))
-        });
+        let counter = snapshot
+            .as_mut()
+            .filter(|_| request.count_rows)
+            .map(|s| scope.spawn(|| count_rows(&mut s.session, &mut s.tables)));
         let streamed = stream_child(child, partial, request, progress);
-        let counted = counter.map(|h| h.join().unwrap_or_else(|_| Err(Error::Failed("row counting panicked".into()))));
+        let counted = counter.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Failed("row counting panicked".into())))
+        });
         (streamed, counted)
     });
     let streamed = streamed?;
@@ -338,13 +357,20 @@ pub fn take_backup(request: &DumpRequest, progress: &ProgressBar) -> Result<Back
     }
     let (server_version, user, tables) = match snapshot {
         Some(s) => {
-            let Snapshot { session, server_version, user, tables, .. } = s;
+            let Snapshot {
+                session,
+                server_version,
+                user,
+                tables,
+                ..
+            } = s;
             session.close()?;
             (Some(server_version), Some(user), tables)
         }
         None => (None, None, Vec::new()),
     };
-    let rows_exact = request.count_rows && tables.iter().filter(|t| t.data).all(|t| t.rows.is_some());
+    let rows_exact =
+        request.count_rows && tables.iter().filter(|t| t.data).all(|t| t.rows.is_some());
     let record = BackupRecord {
         pgb: PROTOCOL_VERSION,
         record_type: BackupRecord::TYPE.to_string(),
@@ -382,12 +408,15 @@ fn publish_backup(partial: PartialFile, record: &BackupRecord) -> Result<()> {
     let data_path = partial.publish()?;
     let sidecar = sidecar_path(&data_path);
     let manifest = manifest_path(&data_path);
-    let result = write_new_file(&sidecar, sidecar_line(&record.sha256, &data_path).as_bytes())
-        .and_then(|_| {
-            let mut json = record.to_json_line();
-            json.push('\n');
-            write_new_file(&manifest, json.as_bytes())
-        });
+    let result = write_new_file(
+        &sidecar,
+        sidecar_line(&record.sha256, &data_path).as_bytes(),
+    )
+    .and_then(|_| {
+        let mut json = record.to_json_line();
+        json.push('\n');
+        write_new_file(&manifest, json.as_bytes())
+    });
     if let Err(error) = result {
         let _ = remove_if_exists(&sidecar);
         let _ = remove_if_exists(&data_path);
@@ -409,8 +438,12 @@ fn connection_info(request: &DumpRequest, user: Option<String>) -> ConnectionInf
     let conn = &request.client.conn;
     ConnectionInfo {
         host: conn.host.clone().or_else(|| env("PGHOST")),
-        port: conn.port.or_else(|| env("PGPORT").and_then(|p| p.parse().ok())),
-        user: user.or_else(|| conn.username.clone()).or_else(|| env("PGUSER")),
+        port: conn
+            .port
+            .or_else(|| env("PGPORT").and_then(|p| p.parse().ok())),
+        user: user
+            .or_else(|| conn.username.clone())
+            .or_else(|| env("PGUSER")),
         container: request.client.container.clone(),
         target: Some(request.target.dbname.clone()),
     }

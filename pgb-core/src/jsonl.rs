@@ -14,7 +14,10 @@ use crate::record::{BackupRecord, ErrorRecord, PROTOCOL_VERSION};
 /// One line of input, classified.
 #[derive(Debug)]
 pub enum InputItem {
-    Backup { record: Box<BackupRecord>, line: usize },
+    Backup {
+        record: Box<BackupRecord>,
+        line: usize,
+    },
     /// An error record from an earlier tool: pass on untouched, exit non-zero.
     Error { raw: String },
     /// A record of a type this tool does not handle: pass on untouched.

@@ -46,7 +46,8 @@ impl FolderLock {
                         return Err(Error::Locked {
                             path,
                             database: key.to_string(),
-                            waited_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                            waited_ms: u64::try_from(started.elapsed().as_millis())
+                                .unwrap_or(u64::MAX),
                         });
                     }
                     std::thread::sleep(Duration::from_millis(50));
@@ -82,7 +83,10 @@ mod tests {
         let started = Instant::now();
         let err = FolderLock::acquire(dir.path(), "shop", Duration::from_millis(200)).unwrap_err();
         assert!(started.elapsed() >= Duration::from_millis(200));
-        assert!(err.to_string().contains("another pgb-dump of shop"), "{err}");
+        assert!(
+            err.to_string().contains("another pgb-dump of shop"),
+            "{err}"
+        );
         FolderLock::acquire(dir.path(), "other", Duration::ZERO).unwrap();
         drop(held);
         assert!(!is_held(dir.path(), "shop"));

@@ -68,7 +68,9 @@ impl HumanLog {
         }
         if let Some(file) = &self.file {
             let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-            let mut file = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut file = file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             // A log line that cannot be written must not fail the backup.
             let _ = writeln!(file, "{now} {} {level}: {message}", self.tool);
         }

@@ -46,9 +46,9 @@ impl NameTemplate {
             let literal = &rest[..open];
             check_literal(template, literal)?;
             let after = &rest[open + 1..];
-            let close = after.find('}').ok_or_else(|| {
-                Error::Usage(format!("--name {template:?}: unclosed '{{'"))
-            })?;
+            let close = after
+                .find('}')
+                .ok_or_else(|| Error::Usage(format!("--name {template:?}: unclosed '{{'")))?;
             let key = &after[..close];
             if !PLACEHOLDERS.contains(&key) {
                 return Err(Error::Usage(format!(
@@ -166,7 +166,10 @@ mod tests {
     #[test]
     fn runbook_scheme_is_reproducible() {
         let t = NameTemplate::parse("{db}_backup_{YYYYMMDD}_{HHMMSS}").unwrap();
-        assert_eq!(t.render(&parts("fitcoach")), "fitcoach_backup_20251118_143022");
+        assert_eq!(
+            t.render(&parts("fitcoach")),
+            "fitcoach_backup_20251118_143022"
+        );
         let t = NameTemplate::parse("{YYYY}/{db}").err().unwrap();
         assert!(t.to_string().contains("'/'"));
     }
@@ -182,7 +185,10 @@ mod tests {
     #[test]
     fn database_names_become_safe_fragments() {
         let t = NameTemplate::parse("{db}-{label}").unwrap();
-        assert_eq!(t.render(&parts("../etc/pass wd")), "_._etc_pass_wd-pre_deploy");
+        assert_eq!(
+            t.render(&parts("../etc/pass wd")),
+            "_._etc_pass_wd-pre_deploy"
+        );
         assert_eq!(safe_fragment("Ünïcødé"), "Ünïcødé");
         assert_eq!(safe_fragment(".x"), "_x");
     }

@@ -100,7 +100,11 @@ pub fn select_tables(tables: Vec<TableRecord>, options: &DumpOptions) -> Vec<Tab
             included && !exclude_tables.iter().any(table)
         })
         .map(|mut t| {
-            if options.schema_only || exclude_data.iter().any(|p| p.matches_table(&t.schema, &t.name)) {
+            if options.schema_only
+                || exclude_data
+                    .iter()
+                    .any(|p| p.matches_table(&t.schema, &t.name))
+            {
                 t.data = false;
                 t.rows = None;
             }
@@ -138,7 +142,11 @@ mod tests {
 
     #[test]
     fn selection_follows_pg_dump() {
-        let all = vec![table("public", "a"), table("public", "b"), table("audit", "log")];
+        let all = vec![
+            table("public", "a"),
+            table("public", "b"),
+            table("audit", "log"),
+        ];
         let opts = DumpOptions {
             schemas: vec!["public".into()],
             exclude_tables: vec!["b".into()],

@@ -331,7 +331,11 @@ impl PsqlSession {
         } else {
             format!("{sql};\n")
         };
-        if stdin.write_all(text.as_bytes()).and_then(|_| stdin.flush()).is_err() {
+        if stdin
+            .write_all(text.as_bytes())
+            .and_then(|_| stdin.flush())
+            .is_err()
+        {
             return Err(self.failure());
         }
         Ok(())

@@ -174,15 +174,23 @@ mod tests {
         let mut p = PartialFile::create(&target).unwrap();
         p.write_all(b"one").unwrap();
         let partial = p.partial_path().to_path_buf();
-        assert!(is_partial_name(partial.file_name().unwrap().to_str().unwrap()));
-        assert!(!target.exists(), "nothing under the final name before publish");
+        assert!(is_partial_name(
+            partial.file_name().unwrap().to_str().unwrap()
+        ));
+        assert!(
+            !target.exists(),
+            "nothing under the final name before publish"
+        );
         p.publish().unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"one");
         assert!(!partial.exists());
         let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
 
-        assert!(matches!(PartialFile::create(&target), Err(Error::Exists { .. })));
+        assert!(matches!(
+            PartialFile::create(&target),
+            Err(Error::Exists { .. })
+        ));
 
         let other = dir.path().join("b.sql.gz");
         let p = PartialFile::create(&other).unwrap();

@@ -305,6 +305,9 @@ mod tests {
         assert_eq!(value["type"], "error");
         assert_eq!(value["database"], "x");
         assert!(value["stderr"].as_str().unwrap().contains("does not exist"));
-        assert!(value["message"].as_str().unwrap().contains("pg_dump failed"));
+        assert!(value["message"]
+            .as_str()
+            .unwrap()
+            .contains("pg_dump failed"));
     }
 }

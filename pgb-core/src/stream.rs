@@ -277,7 +277,9 @@ mod tests {
     use super::*;
 
     fn round_trip(compression: Compression) {
-        let data: Vec<u8> = (0..300_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let mut enc = Encoder::new(compression, None, 0, HashingWriter::new(Vec::new())).unwrap();
         enc.write_all(&data).unwrap();
         let (stored, digest) = enc.finish().unwrap().finish();

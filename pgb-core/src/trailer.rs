@@ -78,9 +78,13 @@ mod tests {
     #[test]
     fn recognises_complete_dumps_in_any_chunking() {
         let body = "x".repeat(5000);
-        let complete = format!("{body}\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n\n");
+        let complete =
+            format!("{body}\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n\n");
         for chunk in [1, 7, 1000, 10_000] {
-            assert!(window_of(&complete, chunk).is_complete(DATABASE_MARKER), "chunk {chunk}");
+            assert!(
+                window_of(&complete, chunk).is_complete(DATABASE_MARKER),
+                "chunk {chunk}"
+            );
         }
         let old_style = "--\n-- PostgreSQL database dump complete\n--\n\n";
         assert!(window_of(old_style, 3).is_complete(DATABASE_MARKER));

@@ -132,7 +132,10 @@ fn check_manifest(record: &BackupRecord, checks: &mut Checks) -> Option<BackupRe
             Some(manifest)
         }
         Ok(None) => {
-            checks.fail("manifest", format!("{}: not a pgb manifest", path.display()));
+            checks.fail(
+                "manifest",
+                format!("{}: not a pgb manifest", path.display()),
+            );
             None
         }
         Err(e) => {
@@ -161,7 +164,10 @@ fn check_sidecar(reference: &BackupRecord, checks: &mut Checks) {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     match parse_sidecar(&text) {
-        None => checks.fail("sidecar", format!("{}: not in sha256sum format", path.display())),
+        None => checks.fail(
+            "sidecar",
+            format!("{}: not in sha256sum format", path.display()),
+        ),
         Some((_, name)) if name != base => checks.fail(
             "sidecar",
             format!("{} names {name:?}, expected {base:?}", path.display()),
@@ -207,7 +213,9 @@ fn stream_checks(
     if request.level == VerifyLevel::Restore && globals {
         checks.pass(
             "restore",
-            Some("skipped: roles and tablespaces cannot be restored into a scratch database".into()),
+            Some(
+                "skipped: roles and tablespaces cannot be restored into a scratch database".into(),
+            ),
         );
     }
     let (leftover, digest) = hashing.finish().at(path)?;
@@ -266,14 +274,22 @@ fn archive_check(
             checks.check(
                 "archive",
                 trailer.is_complete(marker),
-                format!("pg_restore read the whole archive; script ends with {}", trailer.describe_end()),
+                format!(
+                    "pg_restore read the whole archive; script ends with {}",
+                    trailer.describe_end()
+                ),
             );
         }
     }
     Ok(())
 }
 
-fn check_plain_stream(reference: &BackupRecord, trailer: &TrailerWindow, raw: u64, checks: &mut Checks) {
+fn check_plain_stream(
+    reference: &BackupRecord,
+    trailer: &TrailerWindow,
+    raw: u64,
+    checks: &mut Checks,
+) {
     let marker = marker_for(reference.kind);
     checks.check(
         "archive",
@@ -281,13 +297,19 @@ fn check_plain_stream(reference: &BackupRecord, trailer: &TrailerWindow, raw: u6
         if trailer.is_complete(marker) {
             format!("{} bytes decompressed, completion trailer present", raw)
         } else {
-            format!("no {marker:?} at the end; the dump ends with {}", trailer.describe_end())
+            format!(
+                "no {marker:?} at the end; the dump ends with {}",
+                trailer.describe_end()
+            )
         },
     );
     checks.check(
         "raw_size",
         raw == reference.raw_bytes,
-        format!("expected {} bytes of SQL, decompressed {raw}", reference.raw_bytes),
+        format!(
+            "expected {} bytes of SQL, decompressed {raw}",
+            reference.raw_bytes
+        ),
     );
 }
 
@@ -298,12 +320,16 @@ fn pump_plain(
     trailer: &mut TrailerWindow,
     mut sink: Option<&mut dyn Write>,
 ) -> Result<u64> {
-    let mut decoded = CountingReader::new(decoder(reference.compression, buffered(input)).at(&reference.path)?);
+    let mut decoded =
+        CountingReader::new(decoder(reference.compression, buffered(input)).at(&reference.path)?);
     let mut buf = vec![0u8; BLOCK_SIZE];
     loop {
         let n = decoded.read(&mut buf).map_err(|e| Error::Integrity {
             path: reference.path.clone(),
-            message: format!("cannot decompress ({}): {e}", reference.compression.as_str()),
+            message: format!(
+                "cannot decompress ({}): {e}",
+                reference.compression.as_str()
+            ),
         })?;
         if n == 0 {
             break;
@@ -324,7 +350,9 @@ fn pump_plain(
 /// Writes `input` to the child's stdin while a thread reads its stdout into
 /// a trailer window; returns the window.
 fn feed_child(child: &mut RunningChild, input: &mut dyn Read) -> Result<TrailerWindow> {
-    let mut stdin = child.take_stdin().ok_or_else(|| Error::Failed("no stdin".into()))?;
+    let mut stdin = child
+        .take_stdin()
+        .ok_or_else(|| Error::Failed("no stdin".into()))?;
     let stdout = child.take_stdout();
     let reader = std::thread::spawn(move || {
         let mut trailer = TrailerWindow::new();
@@ -341,7 +369,9 @@ fn feed_child(child: &mut RunningChild, input: &mut dyn Read) -> Result<TrailerW
     });
     let mut buf = vec![0u8; BLOCK_SIZE];
     loop {
-        let n = input.read(&mut buf).map_err(|e| Error::Failed(format!("reading backup: {e}")))?;
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| Error::Failed(format!("reading backup: {e}")))?;
         if n == 0 || stdin.write_all(&buf[..n]).is_err() {
             break;
         }
@@ -366,12 +396,19 @@ fn restore_check(
         Utc::now().timestamp_nanos_opt().unwrap_or(0) % 1_000_000_000
     );
     let maintenance = DbTarget::parse(&request.maintenance_db);
-    run_sql(request, &maintenance, &format!("CREATE DATABASE {}", quote_ident(&scratch)))?;
+    run_sql(
+        request,
+        &maintenance,
+        &format!("CREATE DATABASE {}", quote_ident(&scratch)),
+    )?;
     let result = restore_into(reference, request, &scratch, input, checks);
     let dropped = run_sql(
         request,
         &maintenance,
-        &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&scratch)),
+        &format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&scratch)
+        ),
     );
     result.map_err(|e| Error::Failed(format!("in scratch database {scratch}: {e}")))?;
     dropped.map(|_| ())
@@ -388,9 +425,16 @@ fn restore_into(
     match reference.format {
         DumpFormat::Plain => {
             let mut command = request.client.command(PgProgram::Psql, Some(&target))?;
-            command.args(["--no-psqlrc", "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1"]);
+            command.args([
+                "--no-psqlrc",
+                "--quiet",
+                "--single-transaction",
+                "--set=ON_ERROR_STOP=1",
+            ]);
             let mut child = RunningChild::spawn("psql", command, Stdio::piped(), Stdio::null())?;
-            let mut stdin = child.take_stdin().ok_or_else(|| Error::Failed("no stdin".into()))?;
+            let mut stdin = child
+                .take_stdin()
+                .ok_or_else(|| Error::Failed("no stdin".into()))?;
             let mut trailer = TrailerWindow::new();
             let raw = pump_plain(reference, input, &mut trailer, Some(&mut stdin));
             drop(stdin);
@@ -399,16 +443,24 @@ fn restore_into(
             restored?;
         }
         DumpFormat::Custom => {
-            let mut command = request.client.command(PgProgram::PgRestore, Some(&target))?;
+            let mut command = request
+                .client
+                .command(PgProgram::PgRestore, Some(&target))?;
             command.args(["--exit-on-error", "--single-transaction", "--no-password"]);
             let mut child =
                 RunningChild::spawn("pg_restore", command, Stdio::piped(), Stdio::null())?;
             feed_child(&mut child, input)?;
             child.wait()?;
-            checks.pass("archive", Some("pg_restore restored the whole archive".into()));
+            checks.pass(
+                "archive",
+                Some("pg_restore restored the whole archive".into()),
+            );
         }
     }
-    checks.pass("restore", Some(format!("restored into scratch database {scratch}")));
+    checks.pass(
+        "restore",
+        Some(format!("restored into scratch database {scratch}")),
+    );
     check_tables(reference, request, &target, checks)
 }
 
@@ -422,7 +474,11 @@ fn check_tables(
     let mut problems = Vec::new();
     let mut compared = 0;
     for table in &reference.tables {
-        let name = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name));
+        let name = format!(
+            "{}.{}",
+            quote_ident(&table.schema),
+            quote_ident(&table.name)
+        );
         let sql = match (table.data, table.rows) {
             (true, Some(_)) => format!("SELECT count(*) FROM {name}"),
             _ => format!(
@@ -430,7 +486,10 @@ fn check_tables(
                 crate::pg::quote_literal(&name)
             ),
         };
-        let found: i64 = run_sql(request, scratch, &sql)?.trim().parse().unwrap_or(-1);
+        let found: i64 = run_sql(request, scratch, &sql)?
+            .trim()
+            .parse()
+            .unwrap_or(-1);
         match table.rows.filter(|_| table.data) {
             Some(expected) if expected != found => problems.push(format!(
                 "{}.{}: expected {expected} rows, found {found}",
@@ -440,7 +499,11 @@ fn check_tables(
             _ => compared += 1,
         }
     }
-    let what = if reference.rows_exact { "row counts" } else { "tables present" };
+    let what = if reference.rows_exact {
+        "row counts"
+    } else {
+        "tables present"
+    };
     checks.check(
         "tables",
         problems.is_empty(),
@@ -456,7 +519,13 @@ fn check_tables(
 /// Runs one statement with psql and returns its unaligned output.
 fn run_sql(request: &VerifyRequest, target: &DbTarget, sql: &str) -> Result<String> {
     let mut command = request.client.command(PgProgram::Psql, Some(target))?;
-    command.args(["--no-psqlrc", "--quiet", "--no-align", "--tuples-only", "--no-password"]);
+    command.args([
+        "--no-psqlrc",
+        "--quiet",
+        "--no-align",
+        "--tuples-only",
+        "--no-password",
+    ]);
     command.args(["--set=ON_ERROR_STOP=1", "--command", sql]);
     let mut child = RunningChild::spawn("psql", command, Stdio::null(), Stdio::piped())?;
     let mut out = String::new();

@@ -27,7 +27,12 @@ pub enum CompressArg {
 /// until it is complete. stdout carries one JSON backup record per backup (or an
 /// error record per failure), so the output can be piped into pgb-verify.
 #[derive(Debug, Parser)]
-#[command(name = "pgb-dump", version, disable_help_flag = true, max_term_width = 100)]
+#[command(
+    name = "pgb-dump",
+    version,
+    disable_help_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Database server host or socket folder (as pg_dump -h; default: libpq's, PGHOST)
     #[arg(short = 'h', long, value_name = "HOST")]
@@ -119,7 +124,12 @@ pub struct Cli {
     pub level: Option<i32>,
 
     /// Folder to write backups into (created 0700 if missing)
-    #[arg(long, value_name = "DIR", env = "BACKUP_DIR", default_value = "./backups")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BACKUP_DIR",
+        default_value = "./backups"
+    )]
     pub dir: PathBuf,
 
     /// File name template, without extension. Placeholders: {db} {kind} {label}

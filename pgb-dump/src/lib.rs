@@ -90,12 +90,16 @@ pub fn execute<W: std::io::Write + Send>(
                     .next();
                 let Some(request) = next else { break };
                 let outcome = dump_one(&request, log, progress, sink);
-                let mut s = status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut s = status
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 *s = s.worst(outcome);
             });
         }
     });
-    status.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+    status
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn dump_one<W: std::io::Write>(
@@ -111,7 +115,8 @@ fn dump_one<W: std::io::Write>(
     bar.finish_and_clear();
     let line = match result {
         Ok(record) => {
-            let seconds = (record.finished_at - record.started_at).num_milliseconds() as f64 / 1000.0;
+            let seconds =
+                (record.finished_at - record.started_at).num_milliseconds() as f64 / 1000.0;
             log.info(&format!(
                 "{what}: {} ({} bytes stored, {} bytes of dump) in {seconds:.1}s",
                 record.path.display(),
@@ -151,19 +156,18 @@ pub fn plan(cli: &Cli) -> Result<Vec<DumpRequest>> {
         FormatArg::Plain => DumpFormat::Plain,
         FormatArg::Custom => DumpFormat::Custom,
     };
-    let compression = match (format, cli.compress) {
-        (DumpFormat::Custom, Some(_)) => {
-            return Err(Error::Usage(
+    let compression =
+        match (format, cli.compress) {
+            (DumpFormat::Custom, Some(_)) => return Err(Error::Usage(
                 "--compress applies to --format plain; custom archives are compressed by pg_dump \
                  (set its level with --level)"
                     .into(),
-            ))
-        }
-        (DumpFormat::Custom, None) => Compression::PgDump,
-        (DumpFormat::Plain, None | Some(CompressArg::Gzip)) => Compression::Gzip,
-        (DumpFormat::Plain, Some(CompressArg::Zstd)) => Compression::Zstd,
-        (DumpFormat::Plain, Some(CompressArg::None)) => Compression::None,
-    };
+            )),
+            (DumpFormat::Custom, None) => Compression::PgDump,
+            (DumpFormat::Plain, None | Some(CompressArg::Gzip)) => Compression::Gzip,
+            (DumpFormat::Plain, Some(CompressArg::Zstd)) => Compression::Zstd,
+            (DumpFormat::Plain, Some(CompressArg::None)) => Compression::None,
+        };
     if let Some(level) = cli.level {
         pgb_core::stream::check_level(compression, level).map_err(Error::Usage)?;
     }
@@ -171,7 +175,9 @@ pub fn plan(cli: &Cli) -> Result<Vec<DumpRequest>> {
     let exclude_db = cli
         .exclude_db
         .iter()
-        .map(|p| glob::Pattern::new(p).map_err(|e| Error::Usage(format!("--exclude-db {p:?}: {e}"))))
+        .map(|p| {
+            glob::Pattern::new(p).map_err(|e| Error::Usage(format!("--exclude-db {p:?}: {e}")))
+        })
         .collect::<Result<Vec<_>>>()?;
     if let Some(label) = &cli.label {
         if label.trim().is_empty() || label.contains('\n') {
@@ -189,12 +195,18 @@ pub fn plan(cli: &Cli) -> Result<Vec<DumpRequest>> {
     };
     if let Some(dir) = &cli.pg_bin {
         if !dir.is_dir() {
-            return Err(Error::Setup(format!("--pg-bin {}: not a folder", dir.display())));
+            return Err(Error::Setup(format!(
+                "--pg-bin {}: not a folder",
+                dir.display()
+            )));
         }
     }
     pgb_core::publish::ensure_dir(&cli.dir).map_err(|e| Error::Setup(e.to_string()))?;
     if !cli.dir.is_dir() {
-        return Err(Error::Setup(format!("--dir {}: not a folder", cli.dir.display())));
+        return Err(Error::Setup(format!(
+            "--dir {}: not a folder",
+            cli.dir.display()
+        )));
     }
 
     let template = DumpRequest {
@@ -244,7 +256,11 @@ pub fn plan(cli: &Cli) -> Result<Vec<DumpRequest>> {
                     Compression::PgDump => Compression::Gzip,
                     c => c,
                 },
-                level: if format == DumpFormat::Custom { None } else { cli.level },
+                level: if format == DumpFormat::Custom {
+                    None
+                } else {
+                    cli.level
+                },
                 ..template.clone()
             });
         }

@@ -1,17 +1,23 @@
 //! pgb-dump against a real PostgreSQL server: round trips that compare
 //! content, and every failure the foundation issue names, provoked for real.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pgb_testkit::compare::{assert_same_content, restore_with_plain_tools};
 use pgb_testkit::fixtures::{create_large_database, create_rich_database, create_small_database};
-use pgb_testkit::wrappers::{file_names, new_files, pg_bin_with_pg_dump, shell_quote, wait_for_file};
+use pgb_testkit::wrappers::{
+    file_names, new_files, pg_bin_with_pg_dump, shell_quote, wait_for_file,
+};
 use pgb_testkit::{Cluster, Tool};
 use serde_json::Value;
 
 fn dump(cluster: &Cluster, dir: &Path) -> Tool {
-    Tool::new("pgb-dump").cluster(cluster).args(["--dir", dir.to_str().unwrap()])
+    Tool::new("pgb-dump")
+        .cluster(cluster)
+        .args(["--dir", dir.to_str().unwrap()])
 }
 
 fn sha256sum_check(dir: &Path, data: &Path) {
@@ -21,7 +27,11 @@ fn sha256sum_check(dir: &Path, data: &Path) {
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "sha256sum -c {sidecar}: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "sha256sum -c {sidecar}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// The files of one complete backup, checked against its record.
@@ -30,8 +40,12 @@ fn assert_complete_backup(record: &Value) -> PathBuf {
     let bytes = std::fs::read(&data).unwrap();
     assert_eq!(bytes.len() as u64, record["bytes"].as_u64().unwrap());
     let manifest: Value =
-        serde_json::from_slice(&std::fs::read(format!("{}.json", data.display())).unwrap()).unwrap();
-    assert_eq!(&manifest, record, "stdout record and manifest are the same object");
+        serde_json::from_slice(&std::fs::read(format!("{}.json", data.display())).unwrap())
+            .unwrap();
+    assert_eq!(
+        &manifest, record,
+        "stdout record and manifest are the same object"
+    );
     sha256sum_check(data.parent().unwrap(), &data);
     data
 }
@@ -50,7 +64,10 @@ fn round_trip_every_format_and_compression_restores_identical_content() {
     ];
     for (i, extra) in cases.iter().enumerate() {
         let sub = dir.path().join(i.to_string());
-        let out = dump(cluster, &sub).args(["-d", &source, "--count-rows"]).args(*extra).run();
+        let out = dump(cluster, &sub)
+            .args(["-d", &source, "--count-rows"])
+            .args(*extra)
+            .run();
         out.expect_code(0);
         let records = out.of_type("backup");
         assert_eq!(records.len(), 1);
@@ -64,9 +81,11 @@ fn round_trip_every_format_and_compression_restores_identical_content() {
             .find(|t| t["name"] == "customers")
             .unwrap();
         assert_eq!(customers["rows"], 600);
-        assert!(record["tables"].as_array().unwrap().iter().any(|t| t["name"] == "Event Log"
-            && t["schema"] == "Audit Trail"
-            && t["rows"] == 900));
+        assert!(record["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "Event Log" && t["schema"] == "Audit Trail" && t["rows"] == 900));
         let copy = cluster.unique_name("rich_copy");
         restore_with_plain_tools(cluster, &data, &copy);
         assert_same_content(cluster, &source, &copy);
@@ -80,17 +99,42 @@ fn manifest_records_what_was_dumped_and_how() {
     create_rich_database(cluster, &db);
     let dir = tempfile::tempdir().unwrap();
     let out = dump(cluster, dir.path())
-        .args(["-d", &db, "--label", "pre-deploy", "-n", "sales", "--exclude-table-data", "sales.orders"])
+        .args([
+            "-d",
+            &db,
+            "--label",
+            "pre-deploy",
+            "-n",
+            "sales",
+            "--exclude-table-data",
+            "sales.orders",
+        ])
         .args(["--name", "{db}_backup_{YYYYMMDD}_{HHMMSS}", "--level", "9"])
         .run();
     out.expect_code(0);
     let r = &out.of_type("backup")[0];
     let id = r["id"].as_str().unwrap();
     let expected_prefix = format!("{db}_backup_");
-    assert!(id.starts_with(&expected_prefix) && id.len() == expected_prefix.len() + 15, "{id}");
-    assert!(r["path"].as_str().unwrap().ends_with(&format!("{id}.sql.gz")));
-    for field in ["server_version", "pg_dump_version", "pgb_version", "started_at", "finished_at", "sha256"] {
-        assert!(r[field].as_str().is_some_and(|s| !s.is_empty()), "{field} missing: {r}");
+    assert!(
+        id.starts_with(&expected_prefix) && id.len() == expected_prefix.len() + 15,
+        "{id}"
+    );
+    assert!(r["path"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("{id}.sql.gz")));
+    for field in [
+        "server_version",
+        "pg_dump_version",
+        "pgb_version",
+        "started_at",
+        "finished_at",
+        "sha256",
+    ] {
+        assert!(
+            r[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field} missing: {r}"
+        );
     }
     assert_eq!(r["label"], "pre-deploy");
     assert_eq!(r["level"], 9);
@@ -103,7 +147,11 @@ fn manifest_records_what_was_dumped_and_how() {
     assert_eq!(tables[0]["name"], "orders");
     assert_eq!(tables[0]["data"], false, "--exclude-table-data is recorded");
     assert_eq!(tables[0]["estimated_rows"], 900);
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(r["path"].as_str().unwrap()).unwrap().permissions());
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(r["path"].as_str().unwrap())
+            .unwrap()
+            .permissions(),
+    );
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -116,14 +164,27 @@ fn all_databases_plus_globals_with_jobs_and_exclusions() {
     let dir = tempfile::tempdir().unwrap();
     let out = Tool::new("pgb-dump")
         .cluster(&cluster)
-        .args(["--all", "--jobs", "2", "--exclude-db", "scratch_*", "--compress", "zstd"])
+        .args([
+            "--all",
+            "--jobs",
+            "2",
+            "--exclude-db",
+            "scratch_*",
+            "--compress",
+            "zstd",
+        ])
         .args(["--dir", dir.path().to_str().unwrap()])
         .run();
     out.expect_code(0);
     let records = out.of_type("backup");
     let mut names: Vec<(String, String)> = records
         .iter()
-        .map(|r| (r["kind"].as_str().unwrap().to_string(), r["database"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().to_string(),
+                r["database"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     names.sort();
     assert_eq!(
@@ -156,31 +217,62 @@ fn wrong_password_fails_cleanly_and_passwords_never_reach_argv() {
     let bin = pg_bin_with_pg_dump(
         cluster,
         &dir.path().join("bin"),
-        &format!("echo \"$@\" >> {}\nexec \"$REAL/pg_dump\" \"$@\"", shell_quote(argv_log.to_str().unwrap())),
+        &format!(
+            "echo \"$@\" >> {}\nexec \"$REAL/pg_dump\" \"$@\"",
+            shell_quote(argv_log.to_str().unwrap())
+        ),
     );
     let backups = dir.path().join("backups");
     let host = cluster.host().to_str().unwrap();
     let uri = |password: &str| {
-        format!("postgresql://pgb_secret:{}@/{db}?host={host}", password.replace(' ', "%20"))
+        format!(
+            "postgresql://pgb_secret:{}@/{db}?host={host}",
+            password.replace(' ', "%20")
+        )
     };
 
-    let out = dump(cluster, &backups).args(["--pg-bin", bin.to_str().unwrap(), "-d", &uri("wrong")]).run();
+    let out = dump(cluster, &backups)
+        .args(["--pg-bin", bin.to_str().unwrap(), "-d", &uri("wrong")])
+        .run();
     out.expect_code(1);
     let errors = out.of_type("error");
     assert_eq!(errors.len(), 1);
-    assert!(errors[0]["stderr"].as_str().unwrap().contains("password authentication failed"), "{}", out.stdout);
-    assert!(!out.stdout.contains("wrong@") && !out.stderr.contains(":wrong"), "password leaked: {}", out.stdout);
+    assert!(
+        errors[0]["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("password authentication failed"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("wrong@") && !out.stderr.contains(":wrong"),
+        "password leaked: {}",
+        out.stdout
+    );
     assert_eq!(new_files(&backups, &[]), Vec::<String>::new());
 
     let out = dump(cluster, &backups)
-        .args(["--pg-bin", bin.to_str().unwrap(), "-d", &uri(pgb_testkit::cluster::PASSWORD)])
+        .args([
+            "--pg-bin",
+            bin.to_str().unwrap(),
+            "-d",
+            &uri(pgb_testkit::cluster::PASSWORD),
+        ])
         .run();
     out.expect_code(0);
     let argv = std::fs::read_to_string(&argv_log).unwrap();
     assert!(argv.contains("--snapshot="), "pg_dump ran: {argv}");
-    assert!(!argv.contains("horse"), "password in pg_dump's argv: {argv}");
+    assert!(
+        !argv.contains("horse"),
+        "password in pg_dump's argv: {argv}"
+    );
     assert!(!out.stdout.contains("horse") && !out.stderr.contains("horse"));
-    let manifest = std::fs::read_to_string(format!("{}.json", out.of_type("backup")[0]["path"].as_str().unwrap())).unwrap();
+    let manifest = std::fs::read_to_string(format!(
+        "{}.json",
+        out.of_type("backup")[0]["path"].as_str().unwrap()
+    ))
+    .unwrap();
     assert!(!manifest.contains("horse"));
 }
 
@@ -191,7 +283,11 @@ fn pgpass_file_is_honoured() {
     create_small_database(cluster, &db, 5);
     let dir = tempfile::tempdir().unwrap();
     let pgpass = dir.path().join("pgpass");
-    std::fs::write(&pgpass, format!("*:*:*:pgb_secret:{}\n", pgb_testkit::cluster::PASSWORD)).unwrap();
+    std::fs::write(
+        &pgpass,
+        format!("*:*:*:pgb_secret:{}\n", pgb_testkit::cluster::PASSWORD),
+    )
+    .unwrap();
     std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = dump(cluster, &dir.path().join("b"))
         .args(["-U", "pgb_secret", "-d", &db])
@@ -207,22 +303,37 @@ fn missing_database_gives_an_error_record_and_the_others_are_still_dumped() {
     let good = cluster.unique_name("good");
     create_small_database(cluster, &good, 5);
     let dir = tempfile::tempdir().unwrap();
-    let out = dump(cluster, dir.path()).args(["-d", "no_such_db", "-d", &good]).run();
+    let out = dump(cluster, dir.path())
+        .args(["-d", "no_such_db", "-d", &good])
+        .run();
     out.expect_code(1);
     let errors = out.of_type("error");
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["database"], "no_such_db");
-    assert!(errors[0]["stderr"].as_str().unwrap().contains("does not exist"));
+    assert!(errors[0]["stderr"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
     let backups = out.of_type("backup");
     assert_eq!(backups.len(), 1);
     assert_complete_backup(&backups[0]);
     let names = new_files(dir.path(), &[]);
-    assert_eq!(names.len(), 3, "only the good backup's three files: {names:?}");
+    assert_eq!(
+        names.len(),
+        3,
+        "only the good backup's three files: {names:?}"
+    );
 }
 
 /// A good backup in `dir` to prove later failures leave earlier ones alone.
-fn earlier_backup(cluster: &Cluster, dir: &Path, db: &str) -> (Vec<String>, Vec<(PathBuf, Vec<u8>)>) {
-    let out = dump(cluster, dir).args(["-d", db, "--name", "{db}_earlier"]).run();
+fn earlier_backup(
+    cluster: &Cluster,
+    dir: &Path,
+    db: &str,
+) -> (Vec<String>, Vec<(PathBuf, Vec<u8>)>) {
+    let out = dump(cluster, dir)
+        .args(["-d", db, "--name", "{db}_earlier"])
+        .run();
     out.expect_code(0);
     let names = file_names(dir);
     let contents = names
@@ -235,7 +346,12 @@ fn earlier_backup(cluster: &Cluster, dir: &Path, db: &str) -> (Vec<String>, Vec<
 
 fn assert_untouched(contents: &[(PathBuf, Vec<u8>)]) {
     for (path, bytes) in contents {
-        assert_eq!(&std::fs::read(path).unwrap(), bytes, "{} changed", path.display());
+        assert_eq!(
+            &std::fs::read(path).unwrap(),
+            bytes,
+            "{} changed",
+            path.display()
+        );
     }
 }
 
@@ -258,19 +374,42 @@ fn pg_dump_killed_mid_stream_leaves_nothing_behind() {
             r = shell_quote(ready.to_str().unwrap())
         ),
     );
-    let child = dump(cluster, &backups).args(["--pg-bin", bin.to_str().unwrap(), "-d", &db]).spawn();
+    let child = dump(cluster, &backups)
+        .args(["--pg-bin", bin.to_str().unwrap(), "-d", &db])
+        .spawn();
     wait_for_file(&ready, 30);
     let pid = std::fs::read_to_string(&ready).unwrap().trim().to_string();
-    let partials: Vec<String> = file_names(&backups).into_iter().filter(|n| n.ends_with(".partial")).collect();
-    assert_eq!(partials.len(), 1, "the dump is being written to a partial file");
-    assert!(Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    let partials: Vec<String> = file_names(&backups)
+        .into_iter()
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert_eq!(
+        partials.len(),
+        1,
+        "the dump is being written to a partial file"
+    );
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let error: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(error["type"], "error");
-    assert!(error["message"].as_str().unwrap().contains("killed by signal 9"), "{error}");
-    assert_eq!(new_files(&backups, &before), Vec::<String>::new(), "no partial, no final file");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("killed by signal 9"),
+        "{error}"
+    );
+    assert_eq!(
+        new_files(&backups, &before),
+        Vec::<String>::new(),
+        "no partial, no final file"
+    );
     assert_untouched(&contents);
 }
 
@@ -292,7 +431,9 @@ fn server_stopped_mid_dump_fails_loudly() {
             r = shell_quote(ready.to_str().unwrap())
         ),
     );
-    let child = dump(&cluster, &backups).args(["--pg-bin", bin.to_str().unwrap(), "-d", "big"]).spawn();
+    let child = dump(&cluster, &backups)
+        .args(["--pg-bin", bin.to_str().unwrap(), "-d", "big"])
+        .spawn();
     wait_for_file(&ready, 30);
     cluster.stop_fast();
     let out = child.wait_with_output().unwrap();
@@ -303,7 +444,8 @@ fn server_stopped_mid_dump_fails_loudly() {
     assert_eq!(error["database"], "big");
     let stderr = error["stderr"].as_str().unwrap_or_default();
     assert!(
-        stderr.contains("terminating connection") || stderr.contains("server closed the connection"),
+        stderr.contains("terminating connection")
+            || stderr.contains("server closed the connection"),
         "pg_dump's stderr is quoted: {error}"
     );
     assert_eq!(new_files(&backups, &before), Vec::<String>::new());
@@ -329,10 +471,24 @@ fn write_error_from_file_size_limit_removes_the_partial_file() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let error: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
-    assert!(error["message"].as_str().unwrap().contains("File too large"), "{error}");
-    assert!(error["message"].as_str().unwrap().contains(".partial"), "names the path: {error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("File too large"),
+        "{error}"
+    );
+    assert!(
+        error["message"].as_str().unwrap().contains(".partial"),
+        "names the path: {error}"
+    );
     assert_eq!(new_files(&backups, &before), Vec::<String>::new());
     assert_untouched(&contents);
 }
@@ -353,20 +509,39 @@ fn concurrent_run_on_the_same_database_is_refused_or_waits() {
             r = shell_quote(ready.to_str().unwrap())
         ),
     );
-    let first = dump(cluster, &backups).args(["--pg-bin", bin.to_str().unwrap(), "-d", &db]).spawn();
+    let first = dump(cluster, &backups)
+        .args(["--pg-bin", bin.to_str().unwrap(), "-d", &db])
+        .spawn();
     wait_for_file(&ready, 30);
     let before = file_names(&backups);
 
     let refused = dump(cluster, &backups).args(["-d", &db]).run();
     refused.expect_code(1);
     let error = &refused.of_type("error")[0];
-    assert!(error["message"].as_str().unwrap().contains("another pgb-dump of"), "{error}");
-    assert_eq!(file_names(&backups), before, "the refused run wrote nothing");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("another pgb-dump of"),
+        "{error}"
+    );
+    assert_eq!(
+        file_names(&backups),
+        before,
+        "the refused run wrote nothing"
+    );
 
-    let waited = dump(cluster, &backups).args(["-d", &db, "--lock-timeout", "30s"]).run();
+    let waited = dump(cluster, &backups)
+        .args(["-d", &db, "--lock-timeout", "30s"])
+        .run();
     waited.expect_code(0);
     let first = first.wait_with_output().unwrap();
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let first: Value = serde_json::from_slice(&first.stdout).unwrap();
     let second = &waited.of_type("backup")[0];
     assert_complete_backup(&first);
@@ -404,10 +579,19 @@ fn docker_mode_runs_programs_through_docker_exec_without_leaking_the_password() 
         .env("PGPASSWORD", pgb_testkit::cluster::PASSWORD)
         .run();
     out.expect_code(0);
-    assert_eq!(out.of_type("backup")[0]["connection"]["container"], "app-db-1");
+    assert_eq!(
+        out.of_type("backup")[0]["connection"]["container"],
+        "app-db-1"
+    );
     let calls = std::fs::read_to_string(&log).unwrap();
-    assert!(calls.contains("exec -i") && calls.contains("-e PGPASSWORD") && calls.contains("pg_dump"), "{calls}");
-    assert!(!calls.contains("horse"), "password value in docker argv: {calls}");
+    assert!(
+        calls.contains("exec -i") && calls.contains("-e PGPASSWORD") && calls.contains("pg_dump"),
+        "{calls}"
+    );
+    assert!(
+        !calls.contains("horse"),
+        "password value in docker argv: {calls}"
+    );
 }
 
 #[test]
@@ -443,14 +627,37 @@ fn log_file_and_quiet() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("pgb.log");
     let out = dump(cluster, &dir.path().join("b"))
-        .args(["-d", &db, "-d", "missing_for_log", "--quiet", "--log-file", log.to_str().unwrap()])
+        .args([
+            "-d",
+            &db,
+            "-d",
+            "missing_for_log",
+            "--quiet",
+            "--log-file",
+            log.to_str().unwrap(),
+        ])
         .run();
     out.expect_code(1);
-    assert!(!out.stderr.contains("dumping"), "quiet hides progress messages: {}", out.stderr);
+    assert!(
+        !out.stderr.contains("dumping"),
+        "quiet hides progress messages: {}",
+        out.stderr
+    );
     assert!(out.stderr.contains("missing_for_log"), "errors still shown");
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines.iter().any(|l| l.contains(&format!("dumping {db}"))), "{text}");
-    assert!(lines.iter().any(|l| l.contains("error: missing_for_log")), "{text}");
-    assert!(lines.iter().all(|l| l.len() > 21 && l.as_bytes()[4] == b'-' && &l[19..20] == "Z"), "{text}");
+    assert!(
+        lines.iter().any(|l| l.contains(&format!("dumping {db}"))),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("error: missing_for_log")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.len() > 21 && l.as_bytes()[4] == b'-' && &l[19..20] == "Z"),
+        "{text}"
+    );
 }

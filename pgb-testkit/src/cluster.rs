@@ -66,7 +66,14 @@ impl Cluster {
         as_server_user_owns(&root);
         let data = root.join("data");
         let out = server_command(&bin.join("initdb"))
-            .args(["-D", data.to_str().unwrap(), "-U", "postgres", "-A", "trust"])
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+            ])
             .args(["--no-sync", "-E", "UTF8", "--no-locale"])
             .output()
             .expect("cannot run initdb");
@@ -181,7 +188,9 @@ impl Cluster {
             let _ = f.read_to_string(&mut text);
         }
         let start = text.len().saturating_sub(4000);
-        let start = (start..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        let start = (start..text.len())
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
         text[start..].to_string()
     }
 
@@ -205,14 +214,28 @@ impl Cluster {
         let out = self.try_psql(db, sql);
         match out {
             Ok(text) => text,
-            Err(e) => panic!("psql -d {db} failed: {e}\nSQL: {sql}\nserver log:\n{}", self.log_tail()),
+            Err(e) => panic!(
+                "psql -d {db} failed: {e}\nSQL: {sql}\nserver log:\n{}",
+                self.log_tail()
+            ),
         }
     }
 
     pub fn try_psql(&self, db: &str, sql: &str) -> Result<String, String> {
         let out = Command::new(self.bin.join("psql"))
             .envs(self.env())
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
             .output()
             .unwrap();
         if out.status.success() {
@@ -233,7 +256,12 @@ impl Cluster {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
@@ -249,7 +277,10 @@ impl Cluster {
     pub fn database_exists(&self, name: &str) -> bool {
         self.psql(
             "postgres",
-            &format!("SELECT count(*) FROM pg_database WHERE datname = '{}'", name.replace('\'', "''")),
+            &format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{}'",
+                name.replace('\'', "''")
+            ),
         ) == "1"
     }
 }
@@ -324,7 +355,10 @@ fn die_with_parent(command: &mut Command) {
 fn server_bin_dir() -> PathBuf {
     // Debian links initdb into /usr/local/bin on some images; the other
     // server programs are only beside the link's target.
-    if let Some(initdb) = which::which("initdb").ok().and_then(|p| std::fs::canonicalize(p).ok()) {
+    if let Some(initdb) = which::which("initdb")
+        .ok()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+    {
         return initdb.parent().unwrap().to_path_buf();
     }
     let mut candidates: Vec<PathBuf> = glob::glob("/usr/lib/postgresql/*/bin/initdb")

@@ -16,7 +16,11 @@ pub fn schema_dump(cluster: &Cluster, db: &str) -> String {
         .args(["--schema-only", "-d", db])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
@@ -57,7 +61,11 @@ pub fn data_checksums(cluster: &Cluster, db: &str) -> BTreeMap<String, String> {
 pub fn assert_same_content(cluster: &Cluster, source: &str, copy: &str) {
     let a = schema_dump(cluster, source);
     let b = schema_dump(cluster, copy);
-    assert!(a == b, "schema of {copy} differs from {source}:\n{}", first_difference(&a, &b));
+    assert!(
+        a == b,
+        "schema of {copy} differs from {source}:\n{}",
+        first_difference(&a, &b)
+    );
     assert_eq!(
         data_checksums(cluster, source),
         data_checksums(cluster, copy),

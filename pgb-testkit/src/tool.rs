@@ -14,7 +14,11 @@ use crate::Cluster;
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap();
-    let dir = if dir.ends_with("deps") { dir.parent().unwrap() } else { dir };
+    let dir = if dir.ends_with("deps") {
+        dir.parent().unwrap()
+    } else {
+        dir
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -46,14 +50,21 @@ impl ToolOutput {
         self.stdout
             .lines()
             .map(|l| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l:?}\nstderr: {}", self.stderr))
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!(
+                        "stdout line is not JSON ({e}): {l:?}\nstderr: {}",
+                        self.stderr
+                    )
+                })
             })
             .collect()
     }
 
     pub fn of_type(&self, kind: &str) -> Vec<Value> {
-        self.records().into_iter().filter(|r| r["type"] == kind).collect()
+        self.records()
+            .into_iter()
+            .filter(|r| r["type"] == kind)
+            .collect()
     }
 
     /// Asserts the exit code, showing both streams otherwise.
@@ -71,7 +82,10 @@ impl Tool {
     pub fn new(name: &str) -> Tool {
         let mut command = Command::new(bin(name));
         command.env_remove("PGPASSWORD").env_remove("PGDATABASE");
-        Tool { command, stdin: None }
+        Tool {
+            command,
+            stdin: None,
+        }
     }
 
     /// Connects to `cluster` through PGHOST/PGPORT/PGUSER.
@@ -106,7 +120,11 @@ impl Tool {
     pub fn run(mut self) -> ToolOutput {
         let mut child = self
             .command
-            .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -22,7 +22,10 @@ pub fn pg_bin_with_pg_dump(cluster: &Cluster, dir: &Path, body: &str) -> PathBuf
     }
     write_script(
         &dir.join("pg_dump"),
-        &format!("#!/bin/bash\nREAL={}\n{body}\n", shell_quote(real.to_str().unwrap())),
+        &format!(
+            "#!/bin/bash\nREAL={}\n{body}\n",
+            shell_quote(real.to_str().unwrap())
+        ),
     );
     dir.to_path_buf()
 }
@@ -41,7 +44,11 @@ pub fn shell_quote(text: &str) -> String {
 pub fn wait_for_file(path: &Path, seconds: u64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     while !path.exists() {
-        assert!(std::time::Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

@@ -1,5 +1,7 @@
 //! The harness itself: a private cluster starts, answers queries and stops.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pgb_testkit::Cluster;
 
 #[test]
@@ -9,5 +11,8 @@ fn a_private_cluster_starts_answers_and_stops() {
     let root = cluster.host().to_path_buf();
     assert!(root.join(".s.PGSQL.5432").exists());
     drop(cluster);
-    assert!(!root.exists(), "the folder is removed when the cluster is dropped");
+    assert!(
+        !root.exists(),
+        "the folder is removed when the cluster is dropped"
+    );
 }

@@ -24,7 +24,12 @@ pub enum LevelArg {
 /// file. The result is also written into the backup's manifest, atomically, so
 /// monitoring can tell when each backup was last verified.
 #[derive(Debug, Parser)]
-#[command(name = "pgb-verify", version, disable_help_flag = true, max_term_width = 100)]
+#[command(
+    name = "pgb-verify",
+    version,
+    disable_help_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Backups to check (data file, manifest, folder or glob); default: records on stdin
     #[arg(value_name = "PATH")]

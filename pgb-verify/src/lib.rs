@@ -101,7 +101,8 @@ impl Verifier {
             let outcome = match item {
                 InputItem::Backup { record, .. } => self.verify_and_emit(*record, sink),
                 InputItem::Error { raw } => {
-                    self.log.warn("passing on an error record from an earlier tool");
+                    self.log
+                        .warn("passing on an error record from an earlier tool");
                     self.emit(sink, &raw).worst(ExitStatus::Failed)
                 }
                 InputItem::Other { raw } => self.emit(sink, &raw),
@@ -109,7 +110,8 @@ impl Verifier {
                     self.log.error(&format!("stdin {message}"));
                     let mut record = ErrorRecord::new(TOOL, format!("malformed input: {message}"));
                     record.line = Some(line);
-                    self.emit(sink, &record.to_json_line()).worst(ExitStatus::Failed)
+                    self.emit(sink, &record.to_json_line())
+                        .worst(ExitStatus::Failed)
                 }
             };
             status = status.worst(outcome);
@@ -128,7 +130,10 @@ impl Verifier {
                 Err(e) => {
                     self.log.error(&e.to_string());
                     let record = ErrorRecord::from_error(TOOL, &e).path(arg.as_str());
-                    status = status.worst(self.emit(sink, &record.to_json_line()).worst(e.exit_status()));
+                    status = status.worst(
+                        self.emit(sink, &record.to_json_line())
+                            .worst(e.exit_status()),
+                    );
                     continue;
                 }
             };
@@ -153,7 +158,8 @@ impl Verifier {
                         if let Error::Integrity { path, .. } | Error::Io { path, .. } = &e {
                             record.path = Some(path.clone());
                         }
-                        self.emit(sink, &record.to_json_line()).worst(ExitStatus::Failed)
+                        self.emit(sink, &record.to_json_line())
+                            .worst(ExitStatus::Failed)
                     }
                 };
                 status = status.worst(outcome);
@@ -162,7 +168,11 @@ impl Verifier {
         status
     }
 
-    fn verify_and_emit<W: Write>(&self, mut record: BackupRecord, sink: &RecordSink<W>) -> ExitStatus {
+    fn verify_and_emit<W: Write>(
+        &self,
+        mut record: BackupRecord,
+        sink: &RecordSink<W>,
+    ) -> ExitStatus {
         let label = record.path.display().to_string();
         let bar = self.progress.bytes(&record.id, Some(record.bytes));
         let mut section = verify_backup(&record, &self.request, &bar);
@@ -181,7 +191,8 @@ impl Verifier {
         }
         let ok = section.ok;
         if ok {
-            self.log.info(&format!("{label}: ok ({} level)", section.level));
+            self.log
+                .info(&format!("{label}: ok ({} level)", section.level));
         } else {
             self.log.error(&format!(
                 "{label}: FAILED: {}",

@@ -2,6 +2,8 @@
 //! corruption of every kind is detected, results land in the manifest,
 //! records pass through with their unknown fields.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use pgb_testkit::fixtures::{create_rich_database, create_small_database};
@@ -38,7 +40,8 @@ fn failed_checks(record: &Value) -> Vec<String> {
 }
 
 fn manifest_of(record: &Value) -> Value {
-    serde_json::from_slice(&std::fs::read(format!("{}.json", data_path(record).display())).unwrap()).unwrap()
+    serde_json::from_slice(&std::fs::read(format!("{}.json", data_path(record).display())).unwrap())
+        .unwrap()
 }
 
 #[test]
@@ -49,10 +52,18 @@ fn every_level_passes_on_good_backups_of_both_formats_and_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let plain = backup(cluster, &dir.path().join("p"), &db, &["--count-rows"]);
     let custom = backup(cluster, &dir.path().join("c"), &db, &["--format", "custom"]);
-    let zstd = backup(cluster, &dir.path().join("z"), &db, &["--compress", "zstd", "--count-rows"]);
+    let zstd = backup(
+        cluster,
+        &dir.path().join("z"),
+        &db,
+        &["--compress", "zstd", "--count-rows"],
+    );
     for record in [&plain, &custom, &zstd] {
         for level in ["checksum", "archive", "restore"] {
-            let out = verify_paths(cluster, &["--level", level, data_path(record).to_str().unwrap()]);
+            let out = verify_paths(
+                cluster,
+                &["--level", level, data_path(record).to_str().unwrap()],
+            );
             out.expect_code(0);
             let verified = &out.of_type("backup")[0];
             assert_eq!(verified["verify"]["ok"], true, "{level}: {verified}");
@@ -70,17 +81,35 @@ fn every_level_passes_on_good_backups_of_both_formats_and_is_recorded() {
                 assert!(names.contains(&"archive"), "{level}: {names:?}");
             }
             if level == "restore" {
-                assert!(names.contains(&"restore") && names.contains(&"tables"), "{names:?}");
+                assert!(
+                    names.contains(&"restore") && names.contains(&"tables"),
+                    "{names:?}"
+                );
             }
             let manifest = manifest_of(record);
-            assert_eq!(manifest["verify"]["level"], level, "result recorded in the manifest");
-            assert_eq!(manifest["sha256"], record["sha256"], "manifest otherwise unchanged");
+            assert_eq!(
+                manifest["verify"]["level"], level,
+                "result recorded in the manifest"
+            );
+            assert_eq!(
+                manifest["sha256"], record["sha256"],
+                "manifest otherwise unchanged"
+            );
         }
     }
-    let out = verify_paths(cluster, &["--level", "restore", data_path(&plain).to_str().unwrap()]);
+    let out = verify_paths(
+        cluster,
+        &["--level", "restore", data_path(&plain).to_str().unwrap()],
+    );
     assert_scratch_dropped(cluster, &out.stdout);
     let tables = &out.of_type("backup")[0]["verify"]["checks"];
-    let detail = tables.as_array().unwrap().iter().find(|c| c["name"] == "tables").unwrap()["detail"].clone();
+    let detail = tables
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "tables")
+        .unwrap()["detail"]
+        .clone();
     assert!(detail.as_str().unwrap().contains("row counts"), "{detail}");
 }
 
@@ -116,7 +145,11 @@ fn flipped_byte_is_detected() {
     let verified = &out.of_type("backup")[0];
     assert_eq!(failed_checks(verified), vec!["sha256"]);
     assert!(out.stderr.contains("FAILED") && out.stderr.contains("sha256"));
-    assert_eq!(manifest_of(&record)["verify"]["ok"], false, "the failure is recorded");
+    assert_eq!(
+        manifest_of(&record)["verify"]["ok"],
+        false,
+        "the failure is recorded"
+    );
     let out = verify_paths(cluster, &[path.to_str().unwrap()]);
     out.expect_code(1);
     assert!(failed_checks(&out.of_type("backup")[0]).contains(&"archive".to_string()));
@@ -129,7 +162,12 @@ fn truncated_file_is_detected_at_every_level() {
     create_small_database(cluster, &db, 2000);
     let dir = tempfile::tempdir().unwrap();
     for format in ["plain", "custom"] {
-        let record = backup(cluster, &dir.path().join(format), &db, &["--format", format]);
+        let record = backup(
+            cluster,
+            &dir.path().join(format),
+            &db,
+            &["--format", format],
+        );
         let path = data_path(&record);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() * 2 / 3]).unwrap();
@@ -140,7 +178,10 @@ fn truncated_file_is_detected_at_every_level() {
                 assert_scratch_dropped(cluster, &out.stdout);
             }
             let failed = failed_checks(&out.of_type("backup")[0]);
-            assert!(failed.contains(&"size".to_string()) && failed.contains(&"sha256".to_string()), "{failed:?}");
+            assert!(
+                failed.contains(&"size".to_string()) && failed.contains(&"sha256".to_string()),
+                "{failed:?}"
+            );
             if level != "checksum" {
                 assert!(
                     failed.contains(&"archive".to_string()) || failed.contains(&level.to_string()),
@@ -162,13 +203,25 @@ fn missing_manifest_means_not_a_backup() {
     let out = verify_paths(cluster, &[data_path(&record).to_str().unwrap()]);
     out.expect_code(1);
     let error = &out.of_type("error")[0];
-    assert!(error["message"].as_str().unwrap().contains("no manifest"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("no manifest"),
+        "{error}"
+    );
     // The record from stdin still names the backup: the manifest check fails.
-    let out = Tool::new("pgb-verify").cluster(cluster).stdin(format!("{record}\n")).run();
+    let out = Tool::new("pgb-verify")
+        .cluster(cluster)
+        .stdin(format!("{record}\n"))
+        .run();
     out.expect_code(1);
     let verified = &out.of_type("backup")[0];
-    assert!(failed_checks(verified).contains(&"manifest".to_string()), "{verified}");
-    assert!(!Path::new(&format!("{}.json", data_path(&record).display())).exists(), "no manifest created");
+    assert!(
+        failed_checks(verified).contains(&"manifest".to_string()),
+        "{verified}"
+    );
+    assert!(
+        !Path::new(&format!("{}.json", data_path(&record).display())).exists(),
+        "no manifest created"
+    );
 }
 
 #[test]
@@ -179,15 +232,29 @@ fn sidecar_that_disagrees_or_is_missing_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let record = backup(cluster, dir.path(), &db, &[]);
     let sidecar = format!("{}.sha256", data_path(&record).display());
-    let name = data_path(&record).file_name().unwrap().to_str().unwrap().to_string();
+    let name = data_path(&record)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     std::fs::write(&sidecar, format!("{}  {name}\n", "0".repeat(64))).unwrap();
-    let out = verify_paths(cluster, &["--level", "checksum", data_path(&record).to_str().unwrap()]);
+    let out = verify_paths(
+        cluster,
+        &["--level", "checksum", data_path(&record).to_str().unwrap()],
+    );
     out.expect_code(1);
     let verified = &out.of_type("backup")[0];
     assert_eq!(failed_checks(verified), vec!["sidecar"]);
-    assert!(verified["verify"]["error"].as_str().unwrap().contains("disagrees"));
+    assert!(verified["verify"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("disagrees"));
     std::fs::remove_file(&sidecar).unwrap();
-    let out = verify_paths(cluster, &["--level", "checksum", data_path(&record).to_str().unwrap()]);
+    let out = verify_paths(
+        cluster,
+        &["--level", "checksum", data_path(&record).to_str().unwrap()],
+    );
     out.expect_code(1);
     assert_eq!(failed_checks(&out.of_type("backup")[0]), vec!["sidecar"]);
 }
@@ -204,11 +271,17 @@ fn restore_level_compares_exact_row_counts() {
     let mut manifest = manifest_of(&record);
     manifest["tables"][0]["rows"] = Value::from(51);
     std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-    let out = verify_paths(cluster, &["--level", "restore", data_path(&record).to_str().unwrap()]);
+    let out = verify_paths(
+        cluster,
+        &["--level", "restore", data_path(&record).to_str().unwrap()],
+    );
     out.expect_code(1);
     let verified = &out.of_type("backup")[0];
     assert_eq!(failed_checks(verified), vec!["tables"]);
-    assert!(verified["verify"]["error"].as_str().unwrap().contains("expected 51 rows, found 50"));
+    assert!(verified["verify"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("expected 51 rows, found 50"));
     assert_scratch_dropped(cluster, &out.stdout);
 }
 
@@ -220,7 +293,8 @@ fn records_pass_through_with_unknown_fields_and_errors_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let mut record = backup(cluster, dir.path(), &db, &[]);
     record["copies"] = serde_json::json!([{"url": "s3://bucket/x", "bytes": 1}]);
-    let error_line = r#"{"pgb":1,"type":"error","tool":"pgb-dump","message":"boom","database":"other"}"#;
+    let error_line =
+        r#"{"pgb":1,"type":"error","tool":"pgb-dump","message":"boom","database":"other"}"#;
     let other_line = r#"{"pgb":1,"type":"note","x":[1,2]}"#;
     let input = format!("{record}\nthis is not json\n{error_line}\n\n{other_line}\n");
     let out = Tool::new("pgb-verify").cluster(cluster).stdin(input).run();
@@ -233,7 +307,10 @@ fn records_pass_through_with_unknown_fields_and_errors_untouched() {
     let malformed: Value = serde_json::from_str(lines[1]).unwrap();
     assert_eq!(malformed["type"], "error");
     assert_eq!(malformed["line"], 2);
-    assert_eq!(lines[2], error_line, "error records pass through byte for byte");
+    assert_eq!(
+        lines[2], error_line,
+        "error records pass through byte for byte"
+    );
     assert_eq!(lines[3], other_line);
 }
 
@@ -250,10 +327,20 @@ fn globs_and_folders_name_each_backup_once() {
     let out = verify_paths(cluster, &["--level", "checksum", &glob]);
     out.expect_code(0);
     assert_eq!(out.of_type("backup").len(), 2);
-    let out = verify_paths(cluster, &["--level", "checksum", dir.path().to_str().unwrap()]);
+    let out = verify_paths(
+        cluster,
+        &["--level", "checksum", dir.path().to_str().unwrap()],
+    );
     out.expect_code(0);
     assert_eq!(out.of_type("backup").len(), 2);
-    let out = verify_paths(cluster, &["--level", "checksum", &format!("{}/nothing*", dir.path().display())]);
+    let out = verify_paths(
+        cluster,
+        &[
+            "--level",
+            "checksum",
+            &format!("{}/nothing*", dir.path().display()),
+        ],
+    );
     out.expect_code(2);
 }
 
@@ -266,9 +353,16 @@ fn no_record_leaves_manifests_alone_and_bad_options_are_usage_errors() {
     let record = backup(cluster, dir.path(), &db, &[]);
     let manifest = format!("{}.json", data_path(&record).display());
     let before = std::fs::read(&manifest).unwrap();
-    verify_paths(cluster, &["--no-record", data_path(&record).to_str().unwrap()]).expect_code(0);
+    verify_paths(
+        cluster,
+        &["--no-record", data_path(&record).to_str().unwrap()],
+    )
+    .expect_code(0);
     assert_eq!(std::fs::read(&manifest).unwrap(), before);
-    let out = verify_paths(cluster, &["--level", "deep", data_path(&record).to_str().unwrap()]);
+    let out = verify_paths(
+        cluster,
+        &["--level", "deep", data_path(&record).to_str().unwrap()],
+    );
     out.expect_code(2);
     assert_eq!(out.of_type("error").len(), 1);
 }

@@ -1,0 +1,22 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+.PHONY: demo test lint man deps build
+
+demo:
+	bash scripts/demo.sh
+
+test:
+	bash scripts/ensure-deps.sh
+	cargo test --workspace
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+man:
+	cargo run -q -p pgb-man
+
+deps:
+	bash scripts/ensure-deps.sh
+
+build:
+	cargo build --release -p pgb-dump -p pgb-verify

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Makes sure what the tests and the demo need is installed: the PostgreSQL
+# server programs (initdb, postgres), the client programs (pg_dump, psql,
+# pg_restore), zstd and gzip. On Debian/Ubuntu as root it installs what is
+# missing; elsewhere it says what to install and fails.
+set -euo pipefail
+
+have_server() {
+    command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
+}
+
+missing=()
+have_server || missing+=(postgresql)
+command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+command -v gzip >/dev/null 2>&1 || missing+=(gzip)
+command -v sha256sum >/dev/null 2>&1 || missing+=(coreutils)
+command -v prlimit >/dev/null 2>&1 || missing+=(util-linux)
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian's postgresql package creates and starts a cluster of its own;
+    # pgb's tests and demo start their own throwaway servers instead.
+    if command -v pg_ctlcluster >/dev/null 2>&1; then
+        for conf in /etc/postgresql/*/main; do
+            [ -d "$conf" ] || continue
+            version=$(basename "$(dirname "$conf")")
+            pg_ctlcluster "$version" main stop >/dev/null 2>&1 || true
+        done
+    fi
+    exit 0
+fi
+echo "missing: ${missing[*]}" >&2
+echo "install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and run again" >&2
+exit 1
