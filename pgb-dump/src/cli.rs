@@ -34,17 +34,8 @@ pub enum CompressArg {
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Database server host or socket folder (as pg_dump -h; default: libpq's, PGHOST)
-    #[arg(short = 'h', long, value_name = "HOST")]
-    pub host: Option<String>,
-
-    /// Database server port (default: libpq's, PGPORT)
-    #[arg(short = 'p', long, value_name = "PORT")]
-    pub port: Option<u16>,
-
-    /// Role to connect as (default: libpq's, PGUSER)
-    #[arg(short = 'U', long, value_name = "NAME")]
-    pub username: Option<String>,
+    #[command(flatten)]
+    pub connection: pgb_cli::ConnectionArgs,
 
     /// Database to dump: a name, a conninfo string or a postgresql:// URI; repeatable.
     /// Default: PGDATABASE. A password inside a URI is passed to pg_dump through
@@ -151,21 +142,8 @@ pub struct Cli {
           value_parser = pgb_core::exit::parse_duration)]
     pub lock_timeout: std::time::Duration,
 
-    /// Take pg_dump, pg_dumpall and psql from this folder instead of PATH
-    #[arg(long, value_name = "DIR")]
-    pub pg_bin: Option<PathBuf>,
-
-    /// Run the PostgreSQL programs inside this container (docker exec -i CONTAINER ...)
-    #[arg(long, value_name = "CONTAINER")]
-    pub docker: Option<String>,
-
-    /// No progress bar and no informational messages on stderr (errors still shown)
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-
-    /// Append timestamped human-readable messages to this file
-    #[arg(long, value_name = "PATH")]
-    pub log_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub log: pgb_cli::LogArgs,
 
     /// Print help
     #[arg(long, action = ArgAction::Help)]

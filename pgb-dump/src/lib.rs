@@ -10,8 +10,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
-use clap::Parser;
-use pgb_core::conn::{ConnOptions, DbTarget};
+use pgb_core::conn::DbTarget;
 use pgb_core::dump::{take_backup, DumpRequest};
 use pgb_core::jsonl::RecordSink;
 use pgb_core::log::HumanLog;
@@ -28,18 +27,7 @@ pub const TOOL: &str = "pgb-dump";
 /// Parses arguments and runs; what `main` calls.
 pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     ignore_file_size_signal();
-    let status = match Cli::try_parse_from(args) {
-        Ok(cli) => run(&cli),
-        Err(e) => {
-            let _ = e.print();
-            if e.use_stderr() {
-                pgb_core::exit::report_usage_message(TOOL, &e.to_string())
-            } else {
-                ExitStatus::Success
-            }
-        }
-    };
-    ExitCode::from(status.code())
+    pgb_cli::run_main::<Cli>(TOOL, args, run)
 }
 
 /// A write past RLIMIT_FSIZE must fail with EFBIG (reported, partial file
@@ -55,7 +43,7 @@ fn ignore_file_size_signal() {
 
 /// Runs pgb-dump with parsed arguments.
 pub fn run(cli: &Cli) -> ExitStatus {
-    let log = match HumanLog::new(TOOL, cli.quiet, cli.log_file.as_deref()) {
+    let log = match cli.log.open(TOOL) {
         Ok(log) => log,
         Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
     };
@@ -67,7 +55,13 @@ pub fn run(cli: &Cli) -> ExitStatus {
         }
     };
     let sink = RecordSink::new(std::io::stdout());
-    execute(requests, cli.jobs, &log, &Progress::new(cli.quiet), &sink)
+    execute(
+        requests,
+        cli.jobs,
+        &log,
+        &Progress::new(cli.log.quiet),
+        &sink,
+    )
 }
 
 /// Runs the requests, up to `jobs` at a time, printing one record each.
@@ -184,16 +178,8 @@ pub fn plan(cli: &Cli) -> Result<Vec<DumpRequest>> {
             return Err(Error::Usage("--label must be one non-empty line".into()));
         }
     }
-    let client = PgClient {
-        bin_dir: cli.pg_bin.clone(),
-        container: cli.docker.clone(),
-        conn: ConnOptions {
-            host: cli.host.clone(),
-            port: cli.port,
-            username: cli.username.clone(),
-        },
-    };
-    if let Some(dir) = &cli.pg_bin {
+    let client = cli.connection.client();
+    if let Some(dir) = &client.bin_dir {
         if !dir.is_dir() {
             return Err(Error::Setup(format!(
                 "--pg-bin {}: not a folder",

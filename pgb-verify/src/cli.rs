@@ -1,8 +1,6 @@
 //! The command line of pgb-verify, kept apart from the logic so the man page
 //! generator can render it.
 
-use std::path::PathBuf;
-
 use clap::{ArgAction, Parser, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,37 +41,15 @@ pub struct Cli {
     #[arg(long)]
     pub no_record: bool,
 
-    /// Server host or socket folder for archive checks of custom dumps and restore checks
-    #[arg(short = 'h', long, value_name = "HOST")]
-    pub host: Option<String>,
-
-    /// Server port
-    #[arg(short = 'p', long, value_name = "PORT")]
-    pub port: Option<u16>,
-
-    /// Role to connect as; must be allowed to create databases for --level restore
-    #[arg(short = 'U', long, value_name = "NAME")]
-    pub username: Option<String>,
+    #[command(flatten)]
+    pub connection: pgb_cli::ConnectionArgs,
 
     /// Database to connect to for creating and dropping the scratch database
     #[arg(long, value_name = "DB", default_value = "postgres")]
     pub maintenance_db: String,
 
-    /// Take psql and pg_restore from this folder instead of PATH
-    #[arg(long, value_name = "DIR")]
-    pub pg_bin: Option<PathBuf>,
-
-    /// Run psql and pg_restore inside this container (docker exec -i CONTAINER ...)
-    #[arg(long, value_name = "CONTAINER")]
-    pub docker: Option<String>,
-
-    /// No progress bar and no informational messages on stderr (errors still shown)
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-
-    /// Append timestamped human-readable messages to this file
-    #[arg(long, value_name = "PATH")]
-    pub log_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub log: pgb_cli::LogArgs,
 
     /// Print help
     #[arg(long, action = ArgAction::Help)]

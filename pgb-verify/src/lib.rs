@@ -9,12 +9,9 @@ use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use pgb_core::catalog::{read_manifest, resolve_argument};
-use pgb_core::conn::ConnOptions;
 use pgb_core::jsonl::{read_items, InputItem, RecordSink};
 use pgb_core::log::HumanLog;
-use pgb_core::pg::PgClient;
 use pgb_core::progress::Progress;
 use pgb_core::record::{BackupRecord, ErrorRecord};
 use pgb_core::verify::{record_result, verify_backup, VerifyLevel, VerifyRequest};
@@ -26,18 +23,7 @@ pub const TOOL: &str = "pgb-verify";
 
 /// Parses arguments and runs; what `main` calls.
 pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let status = match Cli::try_parse_from(args) {
-        Ok(cli) => run(&cli),
-        Err(e) => {
-            let _ = e.print();
-            if e.use_stderr() {
-                pgb_core::exit::report_usage_message(TOOL, &e.to_string())
-            } else {
-                ExitStatus::Success
-            }
-        }
-    };
-    ExitCode::from(status.code())
+    pgb_cli::run_main::<Cli>(TOOL, args, run)
 }
 
 /// Everything a run needs besides its input.
@@ -50,7 +36,7 @@ pub struct Verifier {
 }
 
 pub fn run(cli: &Cli) -> ExitStatus {
-    let log = match HumanLog::new(TOOL, cli.quiet, cli.log_file.as_deref()) {
+    let log = match cli.log.open(TOOL) {
         Ok(log) => log,
         Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
     };
@@ -70,20 +56,12 @@ pub fn run(cli: &Cli) -> ExitStatus {
                 LevelArg::Archive => VerifyLevel::Archive,
                 LevelArg::Restore => VerifyLevel::Restore,
             },
-            client: PgClient {
-                bin_dir: cli.pg_bin.clone(),
-                container: cli.docker.clone(),
-                conn: ConnOptions {
-                    host: cli.host.clone(),
-                    port: cli.port,
-                    username: cli.username.clone(),
-                },
-            },
+            client: cli.connection.client(),
             maintenance_db: cli.maintenance_db.clone(),
         },
         record_results: !cli.no_record,
         log,
-        progress: Progress::new(cli.quiet),
+        progress: Progress::new(cli.log.quiet),
     };
     let sink = RecordSink::new(std::io::stdout());
     if cli.paths.is_empty() {
