@@ -80,6 +80,39 @@ pub struct Catalog {
     pub damaged: Vec<(PathBuf, String)>,
 }
 
+/// The backups of one database and kind in one folder: what retention and
+/// monitoring reason about.
+#[derive(Debug)]
+pub struct Series<'a> {
+    pub dir: PathBuf,
+    pub kind: crate::record::BackupKind,
+    pub database: String,
+    /// Oldest first.
+    pub backups: Vec<&'a BackupRecord>,
+}
+
+impl Catalog {
+    /// The backups grouped per folder, kind and database, in a stable order.
+    pub fn series(&self) -> Vec<Series<'_>> {
+        let mut groups: std::collections::BTreeMap<(PathBuf, String, String), Vec<&BackupRecord>> =
+            std::collections::BTreeMap::new();
+        for b in &self.backups {
+            let dir = b.path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let kind = format!("{:?}", b.kind);
+            groups.entry((dir, kind, b.database.clone())).or_default().push(b);
+        }
+        groups
+            .into_iter()
+            .map(|((dir, _, database), backups)| Series {
+                dir,
+                kind: backups[0].kind,
+                database,
+                backups,
+            })
+            .collect()
+    }
+}
+
 /// Scans `dir` (and its subfolders with `recursive`).
 pub fn scan(dir: &Path, recursive: bool) -> Result<Catalog> {
     let mut catalog = Catalog::default();
@@ -200,6 +233,16 @@ fn manifest_for_path(path: &Path, from_glob: bool) -> Option<Result<PathBuf>> {
             ),
         })
     })
+}
+
+/// Deletes a backup: the manifest first, so that a deletion interrupted
+/// half way never leaves something that looks complete; then the sidecar and
+/// the data file; then the folder is synced.
+pub fn delete_backup(record: &BackupRecord) -> Result<()> {
+    crate::publish::remove_if_exists(&record.manifest_path())?;
+    crate::publish::remove_if_exists(&record.sidecar_path())?;
+    crate::publish::remove_if_exists(&record.path)?;
+    crate::publish::sync_parent(&record.path)
 }
 
 fn is_manifest(path: &Path) -> bool {

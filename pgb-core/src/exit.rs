@@ -169,30 +169,3 @@ pub fn report_usage_message(tool: &str, parser_message: &str) -> ExitStatus {
     let first = first.trim_start_matches("error: ").to_string();
     emit_fatal_record(tool, &Error::Usage(first))
 }
-
-/// Parses a duration option such as `30s`, `5m`, `26h`, `7d` or a plain
-/// number of seconds.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(std::time::Duration::from_secs(seconds));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration ({e}); examples: 30s, 5m, 26h, 7d"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("0").unwrap().as_secs(), 0);
-        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
-        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
-        assert_eq!(parse_duration("26h").unwrap().as_secs(), 93_600);
-        assert!(parse_duration("soon")
-            .unwrap_err()
-            .contains("not a duration"));
-    }
-}

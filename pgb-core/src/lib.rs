@@ -15,8 +15,10 @@ pub mod pg;
 pub mod progress;
 pub mod publish;
 pub mod record;
+pub mod retention;
 pub mod stream;
 pub mod trailer;
+pub mod units;
 pub mod verify;
 
 pub use exit::{Error, ExitStatus, Result};

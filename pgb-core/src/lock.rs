@@ -71,6 +71,22 @@ pub fn is_held(dir: &Path, key: &str) -> bool {
     }
 }
 
+/// True if any pgb lock in `dir` is held: some dump is writing there.
+pub fn any_held(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.starts_with('.')
+            && name.ends_with(".pgb-lock")
+            && File::open(e.path())
+                .map(|f| matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock)))
+                .unwrap_or(false)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

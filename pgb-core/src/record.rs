@@ -268,6 +268,68 @@ impl ErrorRecord {
     }
 }
 
+/// pgb-prune's decision about one backup or stale partial file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruneRecord {
+    pub pgb: u32,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// "keep" or "delete".
+    pub action: String,
+    /// "backup" or "partial".
+    pub subject: String,
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<BackupKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// Every rule that keeps the backup; empty for deletions.
+    pub reasons: Vec<String>,
+    pub dry_run: bool,
+    /// True once the files are gone (never in a dry run).
+    pub deleted: bool,
+}
+
+impl PruneRecord {
+    pub const TYPE: &'static str = "prune";
+
+    pub fn to_json_line(&self) -> String {
+        to_line(self)
+    }
+}
+
+/// One pgb-check result for one database (or the folder) and one check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub pgb: u32,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    /// The database checked; absent for folder-wide checks (space, partials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<BackupKind>,
+    pub check: String,
+    /// "OK", "WARNING", "CRITICAL" or "UNKNOWN".
+    pub status: String,
+    pub message: String,
+    /// The figures behind the status (ages in seconds, sizes in bytes...).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub figures: Map<String, Value>,
+}
+
+impl CheckRecord {
+    pub const TYPE: &'static str = "check";
+
+    pub fn to_json_line(&self) -> String {
+        to_line(self)
+    }
+}
+
 fn to_line<T: Serialize>(value: &T) -> String {
     // Serialising these plain structs cannot fail: every map key is a string
     // and no field has a fallible Serialize implementation.

@@ -139,7 +139,7 @@ pub struct Cli {
     /// How long to wait for another pgb-dump of the same database in the same folder
     /// (e.g. 30s, 5m; 0 fails at once)
     #[arg(long, value_name = "DURATION", default_value = "0",
-          value_parser = pgb_core::exit::parse_duration)]
+          value_parser = pgb_core::units::parse_duration)]
     pub lock_timeout: std::time::Duration,
 
     #[command(flatten)]

@@ -124,3 +124,28 @@ pub fn create_large_database(cluster: &Cluster, name: &str, megabytes: u32) {
         ),
     );
 }
+
+/// Writes `count` manifests with sidecars (no data files) for ten databases,
+/// one backup every six hours back from 2026-11-20T18:00Z, for tests of
+/// catalogs too large to build with real dumps.
+pub fn generate_manifests(dir: &std::path::Path, count: usize) {
+    let newest = 1_795_197_600i64; // 2026-11-20T18:00:00Z
+    for n in 0..count {
+        let db = format!("db{}", n % 10);
+        let step = i64::try_from(n / 10).unwrap();
+        let seconds = newest - step * 6 * 3600;
+        let started = chrono::DateTime::from_timestamp(seconds, 0).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let id = format!("{db}_{n:05}");
+        let data = dir.join(format!("{id}.sql.gz"));
+        let sha = format!("{:064x}", n);
+        let record = serde_json::json!({
+            "pgb": 1, "type": "backup", "id": id, "path": data,
+            "database": db, "kind": "database", "format": "plain", "compression": "gzip",
+            "level": 6, "bytes": 1000 + n % 7, "raw_bytes": 5000, "sha256": sha,
+            "started_at": started, "finished_at": started, "pgb_version": "0.1.0",
+            "connection": {}, "options": {}, "tables": [], "rows_exact": false
+        });
+        std::fs::write(dir.join(format!("{id}.sql.gz.json")), record.to_string()).unwrap();
+        std::fs::write(dir.join(format!("{id}.sql.gz.sha256")), format!("{sha}  {id}.sql.gz\n")).unwrap();
+    }
+}
