@@ -99,7 +99,10 @@ impl Catalog {
         for b in &self.backups {
             let dir = b.path.parent().map(Path::to_path_buf).unwrap_or_default();
             let kind = format!("{:?}", b.kind);
-            groups.entry((dir, kind, b.database.clone())).or_default().push(b);
+            groups
+                .entry((dir, kind, b.database.clone()))
+                .or_default()
+                .push(b);
         }
         groups
             .into_iter()

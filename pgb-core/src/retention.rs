@@ -114,7 +114,11 @@ pub struct Decision {
 }
 
 /// Decides for one series. The result is in the input's order.
-pub fn decide(policy: &RetentionPolicy, backups: &[BackupFacts], now: DateTime<Utc>) -> Vec<Decision> {
+pub fn decide(
+    policy: &RetentionPolicy,
+    backups: &[BackupFacts],
+    now: DateTime<Utc>,
+) -> Vec<Decision> {
     let mut reasons: Vec<Vec<String>> = vec![Vec::new(); backups.len()];
     // Newest first; ties broken by id so the result never depends on input order.
     let mut order: Vec<usize> = (0..backups.len()).collect();
@@ -132,7 +136,11 @@ pub fn decide(policy: &RetentionPolicy, backups: &[BackupFacts], now: DateTime<U
     for &i in order.iter().filter(|&&i| backups[i].started_at > now) {
         reasons[i].push("newer than --now".to_string());
     }
-    let usable: Vec<usize> = past.iter().copied().filter(|&i| backups[i].usable()).collect();
+    let usable: Vec<usize> = past
+        .iter()
+        .copied()
+        .filter(|&i| backups[i].usable())
+        .collect();
 
     if let Some(n) = policy.keep_last {
         for (rank, &i) in usable.iter().take(n as usize).enumerate() {
@@ -166,7 +174,11 @@ pub fn decide(policy: &RetentionPolicy, backups: &[BackupFacts], now: DateTime<U
         }
     }
     // The floor.
-    match past.iter().copied().find(|&i| backups[i].verified == Some(true)) {
+    match past
+        .iter()
+        .copied()
+        .find(|&i| backups[i].verified == Some(true))
+    {
         Some(i) => reasons[i].push("newest verified".to_string()),
         None => {
             if let Some(&i) = usable.first().or(past.first()) {
@@ -209,7 +221,11 @@ mod tests {
     }
 
     fn kept(decisions: &[Decision]) -> Vec<&str> {
-        decisions.iter().filter(|d| d.keep).map(|d| d.id.as_str()).collect()
+        decisions
+            .iter()
+            .filter(|d| d.keep)
+            .map(|d| d.id.as_str())
+            .collect()
     }
 
     #[test]
@@ -247,7 +263,11 @@ mod tests {
         let d = decide(&policy, &backups, at(2027, 1, 10, 0));
         assert_eq!(kept(&d), vec!["w53-thu", "w53-sun", "w01-mon"]);
         assert_eq!(d[1].reasons, vec!["weekly 2026-W53"]);
-        assert_eq!(d[0].reasons, vec!["yearly 2026"], "the newest of 2026 by calendar year");
+        assert_eq!(
+            d[0].reasons,
+            vec!["yearly 2026"],
+            "the newest of 2026 by calendar year"
+        );
         assert!(d[2].reasons.contains(&"weekly 2027-W01".to_string()));
     }
 
@@ -271,7 +291,11 @@ mod tests {
         let now = at(2026, 11, 21, 0);
         let backups = vec![
             facts("exactly", now - Duration::days(7), None),
-            facts("just-out", now - Duration::days(7) - Duration::seconds(1), None),
+            facts(
+                "just-out",
+                now - Duration::days(7) - Duration::seconds(1),
+                None,
+            ),
             facts("newest", now - Duration::hours(1), None),
         ];
         let policy = RetentionPolicy {
@@ -300,7 +324,10 @@ mod tests {
 
     #[test]
     fn future_backups_are_kept_in_what_if_runs() {
-        let backups = vec![facts("later", at(2026, 12, 1, 0), None), facts("then", at(2026, 11, 1, 0), None)];
+        let backups = vec![
+            facts("later", at(2026, 12, 1, 0), None),
+            facts("then", at(2026, 11, 1, 0), None),
+        ];
         let policy = RetentionPolicy {
             keep_last: Some(1),
             ..Default::default()
@@ -314,7 +341,11 @@ mod tests {
         // Up to 60 backups over about two years, some verified, some failed,
         // some labelled.
         prop::collection::vec(
-            (0i64..(2 * 366 * 24), prop::option::of(any::<bool>()), prop::bool::weighted(0.1)),
+            (
+                0i64..(2 * 366 * 24),
+                prop::option::of(any::<bool>()),
+                prop::bool::weighted(0.1),
+            ),
             0..60,
         )
         .prop_map(|items| {
@@ -342,8 +373,15 @@ mod tests {
             .prop_map(|(last, within, periods, label, min_keep)| RetentionPolicy {
                 keep_last: last,
                 keep_within: within.map(|d| (Duration::days(d), format!("{d}d"))),
-                keep_periods: periods.into_iter().map(|(p, n)| (Period::ALL[p], n)).collect(),
-                keep_labels: if label { vec!["pre-deploy".into()] } else { vec![] },
+                keep_periods: periods
+                    .into_iter()
+                    .map(|(p, n)| (Period::ALL[p], n))
+                    .collect(),
+                keep_labels: if label {
+                    vec!["pre-deploy".into()]
+                } else {
+                    vec![]
+                },
                 min_keep,
             })
     }

@@ -28,7 +28,12 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
         return Ok(t.with_timezone(&Utc));
     }
     let bare = text.trim_end_matches('Z');
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(bare, format) {
             return Ok(t.and_utc());
         }
@@ -61,10 +66,17 @@ pub fn parse_space(text: &str) -> Result<SpaceThreshold, String> {
         }
         return Ok(SpaceThreshold::Percent(value));
     }
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().map_err(|_| bad())?;
-    let factor: u64 = match unit.trim().to_ascii_uppercase().trim_end_matches("IB").trim_end_matches('B') {
+    let factor: u64 = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
         "" => 1,
         "K" => 1 << 10,
         "M" => 1 << 20,
@@ -86,7 +98,9 @@ mod tests {
         assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
         assert_eq!(parse_duration("26h").unwrap().as_secs(), 93_600);
         assert_eq!(parse_chrono_duration("30d").unwrap().0.num_days(), 30);
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .contains("not a duration"));
     }
 
     #[test]
@@ -95,7 +109,10 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2026-11-20T03:00:00+00:00");
         assert_eq!(parse_timestamp("2026-11-20T03:00").unwrap(), t);
         assert_eq!(parse_timestamp("2026-11-20T04:00:00+01:00").unwrap(), t);
-        assert_eq!(parse_timestamp("2026-11-20").unwrap().to_rfc3339(), "2026-11-20T00:00:00+00:00");
+        assert_eq!(
+            parse_timestamp("2026-11-20").unwrap().to_rfc3339(),
+            "2026-11-20T00:00:00+00:00"
+        );
         assert!(parse_timestamp("yesterday").is_err());
     }
 

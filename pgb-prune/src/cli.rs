@@ -13,10 +13,20 @@ use clap::{ArgAction, Parser};
 /// newest backup that passed verification (or the newest complete one if none did) and
 /// the --min-keep newest are kept, and a series whose dump lock is held is left alone.
 #[derive(Debug, Parser)]
-#[command(name = "pgb-prune", version, disable_help_flag = true, max_term_width = 100)]
+#[command(
+    name = "pgb-prune",
+    version,
+    disable_help_flag = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Backup folder to prune
-    #[arg(long, value_name = "DIR", env = "BACKUP_DIR", default_value = "./backups")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BACKUP_DIR",
+        default_value = "./backups"
+    )]
     pub dir: PathBuf,
 
     /// Also prune the backups in subfolders (each folder is its own set of series)

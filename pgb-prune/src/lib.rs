@@ -53,17 +53,26 @@ pub fn run(cli: &Cli) -> ExitStatus {
 /// Builds the policy; no rule at all is a usage error.
 pub fn policy(cli: &Cli, retention_days: Option<String>) -> Result<RetentionPolicy> {
     let keep_within = match (&cli.keep_within, retention_days) {
-        (Some(text), _) => Some(parse_chrono_duration(text).map_err(|e| Error::Usage(format!("--keep-within: {e}")))?),
+        (Some(text), _) => Some(
+            parse_chrono_duration(text).map_err(|e| Error::Usage(format!("--keep-within: {e}")))?,
+        ),
         (None, Some(days)) if !days.trim().is_empty() => {
-            let days: u32 = days
-                .trim()
-                .parse()
-                .map_err(|_| Error::Usage(format!("RETENTION_DAYS={days:?} is not a whole number of days")))?;
+            let days: u32 = days.trim().parse().map_err(|_| {
+                Error::Usage(format!(
+                    "RETENTION_DAYS={days:?} is not a whole number of days"
+                ))
+            })?;
             Some((chrono::Duration::days(i64::from(days)), format!("{days}d")))
         }
         _ => None,
     };
-    let counts = [cli.keep_hourly, cli.keep_daily, cli.keep_weekly, cli.keep_monthly, cli.keep_yearly];
+    let counts = [
+        cli.keep_hourly,
+        cli.keep_daily,
+        cli.keep_weekly,
+        cli.keep_monthly,
+        cli.keep_yearly,
+    ];
     let policy = RetentionPolicy {
         keep_last: cli.keep_last,
         keep_within,
@@ -120,11 +129,17 @@ pub fn plan<'a>(
         let decisions = decide(policy, &facts, now);
         for (backup, decision) in series.backups.iter().zip(decisions) {
             let (keep, reasons) = if locked {
-                (true, vec!["lock held: a pgb-dump of this database is running".to_string()])
+                (
+                    true,
+                    vec!["lock held: a pgb-dump of this database is running".to_string()],
+                )
             } else {
                 (decision.keep, decision.reasons)
             };
-            backups.push((*backup, record("backup", keep, &backup.path, reasons, Some(backup))));
+            backups.push((
+                *backup,
+                record("backup", keep, &backup.path, reasons, Some(backup)),
+            ));
         }
     }
     let mut partials = Vec::new();
@@ -209,9 +224,16 @@ pub fn execute<W: std::io::Write>(
         }
         emit(out.to_json_line());
     }
-    let planned = plan.backups.iter().filter(|(_, r)| r.action == "delete").count() + plan.partials.len();
+    let planned = plan
+        .backups
+        .iter()
+        .filter(|(_, r)| r.action == "delete")
+        .count()
+        + plan.partials.len();
     if dry_run {
-        log.info(&format!("dry run: would delete {planned} item(s); nothing deleted"));
+        log.info(&format!(
+            "dry run: would delete {planned} item(s); nothing deleted"
+        ));
     } else {
         log.info(&format!("deleted {deleted} of {planned} item(s)"));
     }

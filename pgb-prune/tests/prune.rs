@@ -31,7 +31,10 @@ fn redate(record: &Value, started_at: &str) {
 }
 
 fn prune(dir: &Path, args: &[&str]) -> ToolOutput {
-    Tool::new("pgb-prune").args(["--dir", dir.to_str().unwrap()]).args(args).run()
+    Tool::new("pgb-prune")
+        .args(["--dir", dir.to_str().unwrap()])
+        .args(args)
+        .run()
 }
 
 fn decisions(out: &ToolOutput) -> Vec<(String, String, Vec<String>)> {
@@ -43,7 +46,12 @@ fn decisions(out: &ToolOutput) -> Vec<(String, String, Vec<String>)> {
             (
                 r["id"].as_str().unwrap().to_string(),
                 r["action"].as_str().unwrap().to_string(),
-                r["reasons"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+                r["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_str().unwrap().to_string())
+                    .collect(),
             )
         })
         .collect();
@@ -85,36 +93,84 @@ fn gfs_policy_over_weeks_deletes_exactly_what_no_rule_keeps_and_never_foreign_fi
     }
     // A data file whose dump never completed: no manifest.
     std::fs::write(dir.path().join(format!("{db}_orphan.sql.gz")), "half").unwrap();
-    let args = ["--keep-daily", "2", "--keep-weekly", "3", "--keep-monthly", "2", "--now", "2026-11-21T00:00:00Z"];
+    let args = [
+        "--keep-daily",
+        "2",
+        "--keep-weekly",
+        "3",
+        "--keep-monthly",
+        "2",
+        "--now",
+        "2026-11-21T00:00:00Z",
+    ];
 
     let dry = prune(dir.path(), &[&args[..], &["--dry-run"]].concat());
     dry.expect_code(0);
     let before = file_names(dir.path());
     let real = prune(dir.path(), &args);
     real.expect_code(0);
-    assert_eq!(decisions(&dry), decisions(&real), "a dry run decides exactly as a real run");
-    assert!(dry.of_type("prune").iter().all(|r| r["dry_run"] == true && r["deleted"] == false));
+    assert_eq!(
+        decisions(&dry),
+        decisions(&real),
+        "a dry run decides exactly as a real run"
+    );
+    assert!(dry
+        .of_type("prune")
+        .iter()
+        .all(|r| r["dry_run"] == true && r["deleted"] == false));
 
     let d = decisions(&real);
-    let by_id = |suffix: &str| d.iter().find(|(id, ..)| id.ends_with(suffix)).unwrap().clone();
-    assert_eq!(by_id("_h5").2, vec!["daily 2026-11-20", "weekly 2026-W47", "monthly 2026-11", "newest complete", "min-keep 1"]);
+    let by_id = |suffix: &str| {
+        d.iter()
+            .find(|(id, ..)| id.ends_with(suffix))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_id("_h5").2,
+        vec![
+            "daily 2026-11-20",
+            "weekly 2026-W47",
+            "monthly 2026-11",
+            "newest complete",
+            "min-keep 1"
+        ]
+    );
     assert_eq!(by_id("_h4").2, vec!["daily 2026-11-19"]);
-    assert_eq!(by_id("_h3").1, "delete", "same week and month as h5, older than two days");
-    assert_eq!(by_id("_h2").2, vec!["weekly 2026-W44", "monthly 2026-10"], "Oct 31 is in ISO week 44");
+    assert_eq!(
+        by_id("_h3").1,
+        "delete",
+        "same week and month as h5, older than two days"
+    );
+    assert_eq!(
+        by_id("_h2").2,
+        vec!["weekly 2026-W44", "monthly 2026-10"],
+        "Oct 31 is in ISO week 44"
+    );
     assert_eq!(by_id("_h1").2, vec!["weekly 2026-W43"]);
     assert_eq!(by_id("_h0").1, "delete");
 
     for (i, record) in records.iter().enumerate() {
         let data = PathBuf::from(record["path"].as_str().unwrap());
         let gone = [0, 3].contains(&i);
-        for path in [data.clone(), PathBuf::from(format!("{}.json", data.display())), PathBuf::from(format!("{}.sha256", data.display()))] {
+        for path in [
+            data.clone(),
+            PathBuf::from(format!("{}.json", data.display())),
+            PathBuf::from(format!("{}.sha256", data.display())),
+        ] {
             assert_eq!(!path.exists(), gone, "{}", path.display());
         }
     }
     for name in foreign {
-        assert_eq!(std::fs::read_to_string(dir.path().join(name)).unwrap(), "not pgb's");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(name)).unwrap(),
+            "not pgb's"
+        );
     }
-    assert!(dir.path().join(format!("{db}_orphan.sql.gz")).exists(), "files without manifest are never touched");
+    assert!(
+        dir.path().join(format!("{db}_orphan.sql.gz")).exists(),
+        "files without manifest are never touched"
+    );
     assert_eq!(file_names(dir.path()).len(), before.len() - 6);
 }
 
@@ -126,7 +182,10 @@ fn the_newest_verified_backup_survives_even_a_keep_last_of_one() {
     let dir = tempfile::tempdir().unwrap();
     let records = history(cluster, dir.path(), &db);
     // h2 verified good; h5 (newest) failed verification.
-    Tool::new("pgb-verify").args([records[2]["path"].as_str().unwrap()]).run().expect_code(0);
+    Tool::new("pgb-verify")
+        .args([records[2]["path"].as_str().unwrap()])
+        .run()
+        .expect_code(0);
     let newest = records[5]["path"].as_str().unwrap();
     std::fs::write(newest, b"corrupted").unwrap();
     Tool::new("pgb-verify").args([newest]).run().expect_code(1);
@@ -134,11 +193,18 @@ fn the_newest_verified_backup_survives_even_a_keep_last_of_one() {
     let out = prune(dir.path(), &["--keep-last", "1", "--now", "2026-11-21"]);
     out.expect_code(0);
     let d = decisions(&out);
-    let kept: Vec<&str> = d.iter().filter(|x| x.1 == "keep").map(|x| x.0.as_str()).collect();
+    let kept: Vec<&str> = d
+        .iter()
+        .filter(|x| x.1 == "keep")
+        .map(|x| x.0.as_str())
+        .collect();
     assert_eq!(kept.len(), 2, "{d:?}");
-    assert!(d.iter().any(|(id, _, r)| id.ends_with("_h2") && r.contains(&"newest verified".to_string())));
+    assert!(d
+        .iter()
+        .any(|(id, _, r)| id.ends_with("_h2") && r.contains(&"newest verified".to_string())));
     assert!(
-        d.iter().any(|(id, _, r)| id.ends_with("_h4") && r.contains(&"last 1 of 1".to_string())),
+        d.iter()
+            .any(|(id, _, r)| id.ends_with("_h4") && r.contains(&"last 1 of 1".to_string())),
         "the failed h5 does not take the last slot: {d:?}"
     );
 }
@@ -154,7 +220,12 @@ fn stale_partials_are_removed_and_a_backup_being_written_is_left_alone() {
     redate(&older, "2026-01-01T00:00:00Z");
     let stale = backups.join(".crashed.sql.gz.ABC123.partial");
     std::fs::write(&stale, "left by a killed run").unwrap();
-    assert!(Command::new("touch").args(["-d", "3 days ago"]).arg(&stale).status().unwrap().success());
+    assert!(Command::new("touch")
+        .args(["-d", "3 days ago"])
+        .arg(&stale)
+        .status()
+        .unwrap()
+        .success());
 
     // A dump in progress holds the lock of the database in this folder.
     let ready = dir.path().join("ready");
@@ -168,27 +239,86 @@ fn stale_partials_are_removed_and_a_backup_being_written_is_left_alone() {
     );
     let running = Tool::new("pgb-dump")
         .cluster(cluster)
-        .args(["--dir", backups.to_str().unwrap(), "-d", &db, "--pg-bin", bin.to_str().unwrap()])
+        .args([
+            "--dir",
+            backups.to_str().unwrap(),
+            "-d",
+            &db,
+            "--pg-bin",
+            bin.to_str().unwrap(),
+        ])
         .spawn();
     wait_for_file(&ready, 30);
-    let out = prune(&backups, &["--keep-last", "1", "--min-keep", "0", "--partial-max-age", "1h"]);
+    let out = prune(
+        &backups,
+        &[
+            "--keep-last",
+            "1",
+            "--min-keep",
+            "0",
+            "--partial-max-age",
+            "1h",
+        ],
+    );
     out.expect_code(0);
     let records = out.of_type("prune");
-    assert!(records.iter().all(|r| r["action"] == "keep"), "{}", out.stdout);
-    assert!(records[0]["reasons"][0].as_str().unwrap().contains("lock held"));
-    assert!(stale.exists(), "no partial removed while a dump writes in the folder");
+    assert!(
+        records.iter().all(|r| r["action"] == "keep"),
+        "{}",
+        out.stdout
+    );
+    assert!(records[0]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("lock held"));
+    assert!(
+        stale.exists(),
+        "no partial removed while a dump writes in the folder"
+    );
     assert_eq!(running.wait_with_output().unwrap().status.code(), Some(0));
 
-    let check = Tool::new("pgb-check").args(["--dir", backups.to_str().unwrap(), "--format", "json"]).run();
-    assert!(check.of_type("check").iter().any(|r| r["check"] == "partials" && r["status"] == "WARNING"), "{}", check.stdout);
+    let check = Tool::new("pgb-check")
+        .args(["--dir", backups.to_str().unwrap(), "--format", "json"])
+        .run();
+    assert!(
+        check
+            .of_type("check")
+            .iter()
+            .any(|r| r["check"] == "partials" && r["status"] == "WARNING"),
+        "{}",
+        check.stdout
+    );
 
-    let out = prune(&backups, &["--keep-last", "1", "--min-keep", "0", "--partial-max-age", "1h"]);
+    let out = prune(
+        &backups,
+        &[
+            "--keep-last",
+            "1",
+            "--min-keep",
+            "0",
+            "--partial-max-age",
+            "1h",
+        ],
+    );
     out.expect_code(0);
-    let partial = out.of_type("prune").into_iter().find(|r| r["subject"] == "partial").unwrap();
+    let partial = out
+        .of_type("prune")
+        .into_iter()
+        .find(|r| r["subject"] == "partial")
+        .unwrap();
     assert_eq!(partial["deleted"], true);
     assert!(!stale.exists());
-    assert!(!Path::new(older["path"].as_str().unwrap()).exists(), "the older backup is pruned now");
-    assert_eq!(out.of_type("prune").iter().filter(|r| r["action"] == "keep").count(), 1);
+    assert!(
+        !Path::new(older["path"].as_str().unwrap()).exists(),
+        "the older backup is pruned now"
+    );
+    assert_eq!(
+        out.of_type("prune")
+            .iter()
+            .filter(|r| r["action"] == "keep")
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -209,7 +339,10 @@ fn a_failed_deletion_is_an_error_and_the_rest_goes_on() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["path"], records[0]["path"]);
     for r in &records[1..5] {
-        assert!(!Path::new(r["path"].as_str().unwrap()).exists(), "the other deletions went on");
+        assert!(
+            !Path::new(r["path"].as_str().unwrap()).exists(),
+            "the other deletions went on"
+        );
     }
     assert!(Path::new(records[5]["path"].as_str().unwrap()).exists());
 }
@@ -221,9 +354,15 @@ fn no_rule_is_a_usage_error_and_retention_days_is_honoured() {
     out.expect_code(2);
     assert!(out.stderr.contains("no retention rule"));
     assert_eq!(out.of_type("error").len(), 1);
-    let out = Tool::new("pgb-prune").args(["--dir", dir.path().to_str().unwrap()]).env("RETENTION_DAYS", "30").run();
+    let out = Tool::new("pgb-prune")
+        .args(["--dir", dir.path().to_str().unwrap()])
+        .env("RETENTION_DAYS", "30")
+        .run();
     out.expect_code(0);
-    let out = Tool::new("pgb-prune").args(["--dir", dir.path().to_str().unwrap()]).env("RETENTION_DAYS", "a month").run();
+    let out = Tool::new("pgb-prune")
+        .args(["--dir", dir.path().to_str().unwrap()])
+        .env("RETENTION_DAYS", "a month")
+        .run();
     out.expect_code(2);
     prune(dir.path(), &["--keep-within", "soon"]).expect_code(2);
     prune(dir.path(), &["--keep-last", "1", "--now", "yesterday"]).expect_code(2);
@@ -237,8 +376,22 @@ fn ten_thousand_backups_dry_run() {
     let dir = tempfile::tempdir().unwrap();
     pgb_testkit::fixtures::generate_manifests(dir.path(), 10_000);
     let started = std::time::Instant::now();
-    let out = prune(dir.path(), &["--dry-run", "--keep-daily", "7", "--keep-weekly", "4", "--now", "2026-11-21"]);
-    eprintln!("pgb-prune --dry-run on 10,000 backups: {:?}", started.elapsed());
+    let out = prune(
+        dir.path(),
+        &[
+            "--dry-run",
+            "--keep-daily",
+            "7",
+            "--keep-weekly",
+            "4",
+            "--now",
+            "2026-11-21",
+        ],
+    );
+    eprintln!(
+        "pgb-prune --dry-run on 10,000 backups: {:?}",
+        started.elapsed()
+    );
     out.expect_code(0);
     let records = out.of_type("prune");
     assert_eq!(records.len(), 10_000);
@@ -246,5 +399,9 @@ fn ten_thousand_backups_dry_run() {
     // Per database: the newest of Nov 14..20 (daily), plus weeks 45 and 44
     // (weeks 47 and 46 have their newest, Nov 20 and Sunday Nov 15, already kept).
     assert_eq!(kept, 10 * 9);
-    assert_eq!(file_names(dir.path()).len(), 20_000, "a dry run deletes nothing");
+    assert_eq!(
+        file_names(dir.path()).len(),
+        20_000,
+        "a dry run deletes nothing"
+    );
 }

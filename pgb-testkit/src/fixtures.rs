@@ -134,7 +134,9 @@ pub fn generate_manifests(dir: &std::path::Path, count: usize) {
         let db = format!("db{}", n % 10);
         let step = i64::try_from(n / 10).unwrap();
         let seconds = newest - step * 6 * 3600;
-        let started = chrono::DateTime::from_timestamp(seconds, 0).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let started = chrono::DateTime::from_timestamp(seconds, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let id = format!("{db}_{n:05}");
         let data = dir.join(format!("{id}.sql.gz"));
         let sha = format!("{:064x}", n);
@@ -146,6 +148,10 @@ pub fn generate_manifests(dir: &std::path::Path, count: usize) {
             "connection": {}, "options": {}, "tables": [], "rows_exact": false
         });
         std::fs::write(dir.join(format!("{id}.sql.gz.json")), record.to_string()).unwrap();
-        std::fs::write(dir.join(format!("{id}.sql.gz.sha256")), format!("{sha}  {id}.sql.gz\n")).unwrap();
+        std::fs::write(
+            dir.join(format!("{id}.sql.gz.sha256")),
+            format!("{sha}  {id}.sql.gz\n"),
+        )
+        .unwrap();
     }
 }
