@@ -7,6 +7,7 @@ pub mod conn;
 pub mod dump;
 pub mod exit;
 pub mod jsonl;
+pub mod load;
 pub mod lock;
 pub mod log;
 pub mod naming;

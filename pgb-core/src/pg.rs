@@ -378,6 +378,26 @@ impl Drop for PsqlSession {
     }
 }
 
+/// Runs one statement with psql and returns its unaligned, tuples-only output.
+pub fn run_sql(client: &PgClient, target: &DbTarget, sql: &str) -> Result<String> {
+    let mut command = client.command(PgProgram::Psql, Some(target))?;
+    command.args([
+        "--no-psqlrc",
+        "--quiet",
+        "--no-align",
+        "--tuples-only",
+        "--no-password",
+    ]);
+    command.args(["--set=ON_ERROR_STOP=1", "--command", sql]);
+    let mut child = RunningChild::spawn("psql", command, Stdio::null(), Stdio::piped())?;
+    let mut out = String::new();
+    if let Some(mut stdout) = child.take_stdout() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    child.wait()?;
+    Ok(out)
+}
+
 /// A SQL identifier quoted for PostgreSQL.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

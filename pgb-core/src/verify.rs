@@ -7,7 +7,7 @@
 //! pre-restore checksum, by pgb-restore.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::process::Stdio;
 
 use chrono::Utc;
@@ -16,9 +16,12 @@ use indicatif::ProgressBar;
 use crate::catalog::{parse_sidecar, read_manifest};
 use crate::conn::DbTarget;
 use crate::exit::IoContext;
-use crate::pg::{quote_ident, PgClient, PgProgram, RunningChild};
+use crate::load::{
+    check_tables, feed_child, load_custom_stream, load_plain, pump_plain, LoadOptions,
+};
+use crate::pg::{quote_ident, run_sql, PgClient, PgProgram, RunningChild};
 use crate::record::{BackupKind, BackupRecord, CheckResult, DumpFormat, VerifySection};
-use crate::stream::{buffered, decoder, CountingReader, HashingReader, BLOCK_SIZE};
+use crate::stream::HashingReader;
 use crate::trailer::{TrailerWindow, CLUSTER_MARKER, DATABASE_MARKER};
 use crate::{Error, Result};
 
@@ -313,75 +316,6 @@ fn check_plain_stream(
     );
 }
 
-/// Decompresses `input` to its end, updating `trailer` and copying to `sink`.
-fn pump_plain(
-    reference: &BackupRecord,
-    input: &mut dyn Read,
-    trailer: &mut TrailerWindow,
-    mut sink: Option<&mut dyn Write>,
-) -> Result<u64> {
-    let mut decoded =
-        CountingReader::new(decoder(reference.compression, buffered(input)).at(&reference.path)?);
-    let mut buf = vec![0u8; BLOCK_SIZE];
-    loop {
-        let n = decoded.read(&mut buf).map_err(|e| Error::Integrity {
-            path: reference.path.clone(),
-            message: format!(
-                "cannot decompress ({}): {e}",
-                reference.compression.as_str()
-            ),
-        })?;
-        if n == 0 {
-            break;
-        }
-        trailer.update(&buf[..n]);
-        if let Some(target) = sink.as_mut() {
-            if target.write_all(&buf[..n]).is_err() {
-                // The consumer stopped (psql hit an error; its status and
-                // stderr explain why). Keep decompressing so the archive
-                // check still judges the whole file.
-                sink = None;
-            }
-        }
-    }
-    Ok(decoded.count())
-}
-
-/// Writes `input` to the child's stdin while a thread reads its stdout into
-/// a trailer window; returns the window.
-fn feed_child(child: &mut RunningChild, input: &mut dyn Read) -> Result<TrailerWindow> {
-    let mut stdin = child
-        .take_stdin()
-        .ok_or_else(|| Error::Failed("no stdin".into()))?;
-    let stdout = child.take_stdout();
-    let reader = std::thread::spawn(move || {
-        let mut trailer = TrailerWindow::new();
-        if let Some(mut out) = stdout {
-            let mut buf = vec![0u8; BLOCK_SIZE];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                trailer.update(&buf[..n]);
-            }
-        }
-        trailer
-    });
-    let mut buf = vec![0u8; BLOCK_SIZE];
-    loop {
-        let n = input
-            .read(&mut buf)
-            .map_err(|e| Error::Failed(format!("reading backup: {e}")))?;
-        if n == 0 || stdin.write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-    drop(stdin);
-    reader
-        .join()
-        .map_err(|_| Error::Failed("output reader panicked".into()))
-}
-
 /// Restores into a scratch database, checks tables and row counts, and drops
 /// the scratch database whatever happened.
 fn restore_check(
@@ -397,13 +331,13 @@ fn restore_check(
     );
     let maintenance = DbTarget::parse(&request.maintenance_db);
     run_sql(
-        request,
+        &request.client,
         &maintenance,
         &format!("CREATE DATABASE {}", quote_ident(&scratch)),
     )?;
     let result = restore_into(reference, request, &scratch, input, checks);
     let dropped = run_sql(
-        request,
+        &request.client,
         &maintenance,
         &format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -421,36 +355,24 @@ fn restore_into(
     input: &mut dyn Read,
     checks: &mut Checks,
 ) -> Result<()> {
-    let target = DbTarget::parse(scratch);
+    let target = DbTarget::named(scratch);
+    let options = LoadOptions::default();
     match reference.format {
         DumpFormat::Plain => {
-            let mut command = request.client.command(PgProgram::Psql, Some(&target))?;
-            command.args([
-                "--no-psqlrc",
-                "--quiet",
-                "--single-transaction",
-                "--set=ON_ERROR_STOP=1",
-            ]);
-            let mut child = RunningChild::spawn("psql", command, Stdio::piped(), Stdio::null())?;
-            let mut stdin = child
-                .take_stdin()
-                .ok_or_else(|| Error::Failed("no stdin".into()))?;
             let mut trailer = TrailerWindow::new();
-            let raw = pump_plain(reference, input, &mut trailer, Some(&mut stdin));
-            drop(stdin);
-            let restored = child.wait();
-            check_plain_stream(reference, &trailer, raw?, checks);
-            restored?;
+            let outcome = load_plain(
+                reference,
+                &request.client,
+                &target,
+                input,
+                &options,
+                &mut trailer,
+            )?;
+            check_plain_stream(reference, &trailer, outcome.decompressed?, checks);
+            outcome.loaded?;
         }
         DumpFormat::Custom => {
-            let mut command = request
-                .client
-                .command(PgProgram::PgRestore, Some(&target))?;
-            command.args(["--exit-on-error", "--single-transaction", "--no-password"]);
-            let mut child =
-                RunningChild::spawn("pg_restore", command, Stdio::piped(), Stdio::null())?;
-            feed_child(&mut child, input)?;
-            child.wait()?;
+            load_custom_stream(&request.client, &target, input, &options)?;
             checks.pass(
                 "archive",
                 Some("pg_restore restored the whole archive".into()),
@@ -461,79 +383,10 @@ fn restore_into(
         "restore",
         Some(format!("restored into scratch database {scratch}")),
     );
-    check_tables(reference, request, &target, checks)
-}
-
-/// Row counts against the manifest's exact counts, else table existence.
-fn check_tables(
-    reference: &BackupRecord,
-    request: &VerifyRequest,
-    scratch: &DbTarget,
-    checks: &mut Checks,
-) -> Result<()> {
-    let mut problems = Vec::new();
-    let mut compared = 0;
-    for table in &reference.tables {
-        let name = format!(
-            "{}.{}",
-            quote_ident(&table.schema),
-            quote_ident(&table.name)
-        );
-        let sql = match (table.data, table.rows) {
-            (true, Some(_)) => format!("SELECT count(*) FROM {name}"),
-            _ => format!(
-                "SELECT CASE WHEN to_regclass({}) IS NULL THEN -1 ELSE 0 END",
-                crate::pg::quote_literal(&name)
-            ),
-        };
-        let found: i64 = run_sql(request, scratch, &sql)?
-            .trim()
-            .parse()
-            .unwrap_or(-1);
-        match table.rows.filter(|_| table.data) {
-            Some(expected) if expected != found => problems.push(format!(
-                "{}.{}: expected {expected} rows, found {found}",
-                table.schema, table.name
-            )),
-            None if found < 0 => problems.push(format!("{}.{}: missing", table.schema, table.name)),
-            _ => compared += 1,
-        }
-    }
-    let what = if reference.rows_exact {
-        "row counts"
-    } else {
-        "tables present"
-    };
-    checks.check(
-        "tables",
-        problems.is_empty(),
-        if problems.is_empty() {
-            format!("{compared} tables checked ({what})")
-        } else {
-            problems.join(", ")
-        },
-    );
+    checks
+        .0
+        .push(check_tables(reference, &request.client, &target)?);
     Ok(())
-}
-
-/// Runs one statement with psql and returns its unaligned output.
-fn run_sql(request: &VerifyRequest, target: &DbTarget, sql: &str) -> Result<String> {
-    let mut command = request.client.command(PgProgram::Psql, Some(target))?;
-    command.args([
-        "--no-psqlrc",
-        "--quiet",
-        "--no-align",
-        "--tuples-only",
-        "--no-password",
-    ]);
-    command.args(["--set=ON_ERROR_STOP=1", "--command", sql]);
-    let mut child = RunningChild::spawn("psql", command, Stdio::null(), Stdio::piped())?;
-    let mut out = String::new();
-    if let Some(mut stdout) = child.take_stdout() {
-        let _ = stdout.read_to_string(&mut out);
-    }
-    child.wait()?;
-    Ok(out)
 }
 
 /// Reads a record's manifest and writes it back with `section` as its
