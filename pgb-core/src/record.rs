@@ -330,6 +330,55 @@ impl CheckRecord {
     }
 }
 
+/// The backup a restore came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreSource {
+    pub id: String,
+    pub path: PathBuf,
+    pub database: String,
+    pub sha256: String,
+}
+
+/// pgb-restore's result for one backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreRecord {
+    pub pgb: u32,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub source: RestoreSource,
+    /// The database restored into (the maintenance database for globals).
+    pub target: String,
+    /// "swap", "new", "in-place", "tables" or "globals".
+    pub strategy: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    /// The replaced database, kept under this name (swap without --drop-old).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_database: Option<String>,
+    /// The safety dump taken before an in-place restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_backup: Option<PathBuf>,
+    /// Tables restored by a partial restore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
+    pub checks: Vec<CheckResult>,
+    /// Things the user should know (roles that already existed...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// How to undo the restore, when it can be undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<String>,
+}
+
+impl RestoreRecord {
+    pub const TYPE: &'static str = "restore";
+
+    pub fn to_json_line(&self) -> String {
+        to_line(self)
+    }
+}
+
 fn to_line<T: Serialize>(value: &T) -> String {
     // Serialising these plain structs cannot fail: every map key is a string
     // and no field has a fallible Serialize implementation.

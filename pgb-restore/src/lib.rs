@@ -1,0 +1,157 @@
+//! pgb-restore: picks the backups to restore (paths, stdin records,
+//! `--latest`), asks for confirmation where something would be replaced,
+//! runs the strategy, and prints one restore record per backup.
+
+pub mod cli;
+mod globals;
+mod partial;
+pub mod select;
+pub mod server;
+pub mod strategy;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use pgb_core::conn::DbTarget;
+use pgb_core::jsonl::{read_items, InputItem, RecordSink};
+use pgb_core::load::LoadOptions;
+use pgb_core::progress::Progress;
+use pgb_core::record::{BackupRecord, ErrorRecord};
+use pgb_core::{Error, ExitStatus};
+
+use cli::Cli;
+use server::Server;
+use strategy::Restorer;
+
+pub const TOOL: &str = "pgb-restore";
+
+pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    pgb_cli::run_main::<Cli>(TOOL, args, run)
+}
+
+pub fn run(cli: &Cli) -> ExitStatus {
+    let log = match cli.log.open(TOOL) {
+        Ok(log) => log,
+        Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
+    };
+    if cli.list {
+        return match select::list(&cli.dir, cli.database.as_deref(), chrono::Utc::now()) {
+            Ok(text) => {
+                print!("{text}");
+                ExitStatus::Success
+            }
+            Err(e) => pgb_core::exit::report_fatal(TOOL, &e),
+        };
+    }
+    let sink = RecordSink::new(std::io::stdout());
+    let mut status = ExitStatus::Success;
+    let backups: Vec<BackupRecord> = if cli.latest {
+        match select::latest(&cli.dir, cli.database.as_deref(), &log) {
+            Ok(b) => vec![b],
+            Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
+        }
+    } else if !cli.paths.is_empty() {
+        match select::from_paths(&cli.paths) {
+            Ok(b) => b,
+            Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
+        }
+    } else if std::io::stdin().is_terminal() {
+        return pgb_core::exit::report_fatal(
+            TOOL,
+            &Error::Usage(
+                "nothing to restore: give a path, --latest, or pipe backup records in".into(),
+            ),
+        );
+    } else {
+        let mut backups = Vec::new();
+        for item in read_items(std::io::stdin().lock()) {
+            match item {
+                InputItem::Backup { record, .. } => {
+                    if cli.database.as_ref().is_none_or(|d| &record.database == d) {
+                        backups.push(*record);
+                    }
+                }
+                InputItem::Error { raw } => {
+                    status = status.worst(ExitStatus::Failed);
+                    let _ = sink.emit_line(&raw);
+                }
+                InputItem::Other { raw } => {
+                    let _ = sink.emit_line(&raw);
+                }
+                InputItem::Malformed { line, message } => {
+                    status = status.worst(ExitStatus::Failed);
+                    let mut record = ErrorRecord::new(TOOL, format!("malformed input: {message}"));
+                    record.line = Some(line);
+                    let _ = sink.emit_line(&record.to_json_line());
+                }
+            }
+        }
+        backups
+    };
+    if backups.is_empty() && status == ExitStatus::Success {
+        return pgb_core::exit::report_fatal(
+            TOOL,
+            &Error::Failed("no backup record on stdin: nothing was restored".into()),
+        );
+    }
+    if cli.to.is_some() && backups.len() > 1 {
+        return pgb_core::exit::report_fatal(
+            TOOL,
+            &Error::Usage(format!(
+                "--to names one database but {} backups were selected; pick one (--database NAME)",
+                backups.len()
+            )),
+        );
+    }
+    let restorer = Restorer {
+        server: Server {
+            client: cli.connection.client(),
+            maintenance: DbTarget::parse(&cli.maintenance_db),
+        },
+        no_verify: cli.no_verify,
+        jobs: cli.jobs,
+        in_place: cli.in_place,
+        safety_dump: !cli.no_safety_dump,
+        safety_dir: cli.safety_dir.clone(),
+        tables: cli.tables.clone(),
+        drop_old: cli.drop_old,
+        yes: cli.yes,
+        load: LoadOptions {
+            single_transaction: true,
+            no_owner: cli.no_owner,
+            no_acl: cli.no_acl,
+        },
+        progress: Progress::new(cli.log.quiet),
+        log,
+    };
+    for backup in &backups {
+        let to = cli.to.clone().unwrap_or_else(|| backup.database.clone());
+        restorer
+            .log
+            .info(&format!("restoring {} into {to}", backup.id));
+        match restorer.restore(backup, &to) {
+            Ok(record) => {
+                restorer.log.info(&format!(
+                    "{} restored into {to} ({}, {:.1}s)",
+                    backup.id,
+                    record.strategy,
+                    record.duration_ms as f64 / 1000.0
+                ));
+                if let Err(e) = sink.emit_line(&record.to_json_line()) {
+                    restorer.log.error(&format!("cannot write to stdout: {e}"));
+                    status = status.worst(ExitStatus::Failed);
+                }
+            }
+            Err(e) => {
+                restorer.log.error(&format!("{}: {e}", backup.id));
+                let record = ErrorRecord::from_error(TOOL, &e)
+                    .database(to)
+                    .path(backup.path.clone());
+                let _ = sink.emit_line(&record.to_json_line());
+                status = status.worst(e.exit_status());
+            }
+        }
+    }
+    status
+}

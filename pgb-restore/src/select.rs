@@ -1,0 +1,148 @@
+//! Choosing what to restore: path arguments, `--latest` from a folder's
+//! catalog (skipping incomplete and failed backups, and saying so), and the
+//! `--list` view.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use pgb_core::catalog::{read_manifest, resolve_argument, scan, MANIFEST_SUFFIX};
+use pgb_core::log::HumanLog;
+use pgb_core::record::{BackupKind, BackupRecord};
+use pgb_core::{Error, Result};
+
+/// The backups named by path arguments.
+pub fn from_paths(paths: &[String]) -> Result<Vec<BackupRecord>> {
+    let mut records = Vec::new();
+    for arg in paths {
+        for manifest in resolve_argument(arg)? {
+            let manifest = manifest?;
+            match read_manifest(&manifest)? {
+                Some(record) if !records.iter().any(|r: &BackupRecord| r.path == record.path) => {
+                    records.push(record)
+                }
+                Some(_) => {}
+                None => {
+                    return Err(Error::Integrity {
+                        path: manifest,
+                        message: "not a pgb manifest".into(),
+                    })
+                }
+            }
+        }
+    }
+    Ok(records)
+}
+
+/// Data files in `dir` that have no manifest: dumps that never completed.
+fn incomplete_files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            !n.starts_with('.')
+                && [".sql.gz", ".sql.zst", ".sql", ".dump"]
+                    .iter()
+                    .any(|ext| n.ends_with(ext))
+                && !dir.join(format!("{n}{MANIFEST_SUFFIX}")).exists()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The newest complete backup of `database` in `dir` that did not fail
+/// verification.
+pub fn latest(dir: &Path, database: Option<&str>, log: &HumanLog) -> Result<BackupRecord> {
+    let catalog = scan(dir, false).map_err(|e| Error::Setup(e.to_string()))?;
+    for name in incomplete_files(dir) {
+        log.warn(&format!(
+            "skipping {name}: no manifest, not a complete backup"
+        ));
+    }
+    let candidates: Vec<&BackupRecord> = catalog
+        .backups
+        .iter()
+        .filter(|b| b.kind == BackupKind::Database)
+        .filter(|b| database.is_none_or(|d| b.database == d))
+        .collect();
+    let mut names: Vec<&str> = candidates.iter().map(|b| b.database.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    if database.is_none() && names.len() > 1 {
+        return Err(Error::Usage(format!(
+            "--latest: {} holds backups of several databases ({}); choose one with --database",
+            dir.display(),
+            names.join(", ")
+        )));
+    }
+    for b in candidates.iter().rev() {
+        match &b.verify {
+            Some(v) if !v.ok => log.warn(&format!(
+                "skipping {}: failed verification at {}: {}",
+                b.id,
+                v.verified_at,
+                v.error.clone().unwrap_or_default()
+            )),
+            _ => return Ok((*b).clone()),
+        }
+    }
+    Err(Error::Failed(format!(
+        "no complete backup{} in {} that passed or awaits verification",
+        database.map(|d| format!(" of {d}")).unwrap_or_default(),
+        dir.display()
+    )))
+}
+
+/// `--list`: JSON records newest first (with `age_seconds`), or a table
+/// when stdout is a terminal.
+pub fn list(dir: &Path, database: Option<&str>, now: DateTime<Utc>) -> Result<String> {
+    let catalog = scan(dir, false).map_err(|e| Error::Setup(e.to_string()))?;
+    let mut backups: Vec<BackupRecord> = catalog
+        .backups
+        .into_iter()
+        .filter(|b| database.is_none_or(|d| b.database == d))
+        .collect();
+    backups.reverse();
+    let mut out = String::new();
+    if std::io::stdout().is_terminal() {
+        out.push_str(&format!(
+            "{:<40} {:<16} {:>10} {:>12} {:<14} {}\n",
+            "BACKUP", "DATABASE", "AGE", "SIZE", "LABEL", "VERIFIED"
+        ));
+        for b in &backups {
+            let verified = match &b.verify {
+                Some(v) if v.ok => format!("ok ({})", v.level),
+                Some(_) => "FAILED".to_string(),
+                None => "never".to_string(),
+            };
+            out.push_str(&format!(
+                "{:<40} {:<16} {:>10} {:>12} {:<14} {verified}\n",
+                b.id,
+                b.database,
+                age((now - b.finished_at).num_seconds()),
+                b.bytes,
+                b.label.clone().unwrap_or_default()
+            ));
+        }
+    } else {
+        for mut b in backups {
+            let age = (now - b.finished_at).num_seconds();
+            b.extra.insert("age_seconds".into(), age.into());
+            out.push_str(&b.to_json_line());
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
