@@ -69,6 +69,30 @@ impl LogArgs {
     }
 }
 
+/// Keys for reading encrypted backups.
+#[derive(Debug, Clone, Args)]
+pub struct DecryptArgs {
+    /// age identity file (AGE-SECRET-KEY-1... lines) for encrypted backups
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// File whose first line is the passphrase of encrypted backups
+    #[arg(long, value_name = "FILE", conflicts_with = "identity")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl DecryptArgs {
+    pub fn key(&self) -> pgb_core::Result<Option<pgb_core::crypto::DecryptionKey>> {
+        match (&self.identity, &self.passphrase_file) {
+            (Some(path), _) => pgb_core::crypto::read_identities(path).map(Some),
+            (None, Some(path)) => Ok(Some(pgb_core::crypto::DecryptionKey::Passphrase(
+                pgb_core::crypto::read_passphrase(path)?,
+            ))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
 /// Parses `args` as `C` and runs `run`. `--help` and `--version` exit 0; a
 /// parse error is printed by clap and reported as an error record, exit 2.
 pub fn run_main<C: Parser>(

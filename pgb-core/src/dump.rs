@@ -20,6 +20,7 @@ use indicatif::ProgressBar;
 
 use crate::catalog::{manifest_path, sidecar_line, sidecar_path};
 use crate::conn::DbTarget;
+use crate::crypto::Sealer;
 use crate::exit::IoContext;
 use crate::lock::FolderLock;
 use crate::naming::{extension, NameParts, NameTemplate};
@@ -27,8 +28,8 @@ use crate::pattern::select_tables;
 use crate::pg::{quote_ident, PgClient, PgProgram, PsqlSession, RunningChild};
 use crate::publish::{remove_if_exists, write_new_file, PartialFile};
 use crate::record::{
-    BackupKind, BackupRecord, Compression, ConnectionInfo, DumpFormat, DumpOptions, TableRecord,
-    PROTOCOL_VERSION,
+    BackupKind, BackupRecord, Compression, ConnectionInfo, DumpFormat, DumpOptions,
+    EncryptionRecord, TableRecord, PROTOCOL_VERSION,
 };
 use crate::stream::{Encoder, HashingWriter, BLOCK_SIZE};
 use crate::trailer::{TrailerWindow, CLUSTER_MARKER, DATABASE_MARKER};
@@ -52,6 +53,8 @@ pub struct DumpRequest {
     pub lock_timeout: Duration,
     /// Extra threads the compressor may use.
     pub compress_workers: u32,
+    /// Seal the stored bytes with age.
+    pub encryption: Option<crate::crypto::EncryptionKey>,
 }
 
 /// What the metadata session learnt about the database.
@@ -180,6 +183,8 @@ struct Streamed {
     sha256: String,
     raw_bytes: u64,
     trailer: TrailerWindow,
+    /// The compressed stream before encryption.
+    plaintext: crate::stream::StreamDigest,
 }
 
 /// Streams the child's stdout through compression and hashing into
@@ -201,9 +206,20 @@ fn stream_child(
         DumpFormat::Plain => request.compression,
         DumpFormat::Custom => Compression::PgDump,
     };
-    let sink = HashingWriter::new(BufWriter::with_capacity(BLOCK_SIZE, partial));
-    let mut encoder = Encoder::new(compression, request.level, request.compress_workers, sink)
-        .at(&partial_path)?;
+    // compress -> (count/hash plaintext) -> seal -> hash stored bytes -> file
+    let stored = HashingWriter::new(BufWriter::with_capacity(BLOCK_SIZE, partial));
+    let sealer = Sealer::new(stored, request.encryption.as_ref()).at(&partial_path)?;
+    let plaintext = match request.encryption {
+        Some(_) => HashingWriter::new(sealer),
+        None => HashingWriter::counting_only(sealer),
+    };
+    let mut encoder = Encoder::new(
+        compression,
+        request.level,
+        request.compress_workers,
+        plaintext,
+    )
+    .at(&partial_path)?;
     let mut trailer = TrailerWindow::new();
     let mut raw_bytes = 0u64;
     let mut failure: Option<Error> = None;
@@ -236,7 +252,8 @@ fn stream_child(
     }
     let _ = reader.join();
     child.wait()?;
-    let (buffered, digest) = encoder.finish().at(&partial_path)?.finish();
+    let (sealer, plain) = encoder.finish().at(&partial_path)?.finish();
+    let (buffered, digest) = sealer.finish().at(&partial_path)?.finish();
     let partial = buffered
         .into_inner()
         .map_err(|e| Error::io(&partial_path, e.into_error()))?;
@@ -246,6 +263,7 @@ fn stream_child(
         sha256: digest.sha256,
         raw_bytes,
         trailer,
+        plaintext: plain,
     })
 }
 
@@ -313,9 +331,15 @@ pub fn take_backup(request: &DumpRequest, progress: &ProgressBar) -> Result<Back
         label: request.label.as_deref(),
         time: started_at,
     });
-    let data_path = request
-        .dir
-        .join(format!("{base}.{}", extension(request.format, compression)));
+    let sealed = if request.encryption.is_some() {
+        ".age"
+    } else {
+        ""
+    };
+    let data_path = request.dir.join(format!(
+        "{base}.{}{sealed}",
+        extension(request.format, compression)
+    ));
     for path in [manifest_path(&data_path), sidecar_path(&data_path)] {
         if path.symlink_metadata().is_ok() {
             return Err(Error::Exists { path });
@@ -394,6 +418,16 @@ pub fn take_backup(request: &DumpRequest, progress: &ProgressBar) -> Result<Back
         options: request.options.clone(),
         tables,
         rows_exact,
+        encryption: request.encryption.as_ref().map(|key| {
+            let (recipients, passphrase) = key.describe();
+            EncryptionRecord {
+                method: "age".into(),
+                recipients,
+                passphrase,
+                plaintext_sha256: streamed.plaintext.sha256.clone(),
+                plaintext_bytes: streamed.plaintext.bytes,
+            }
+        }),
         verify: None,
         extra: serde_json::Map::new(),
     };

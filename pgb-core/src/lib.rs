@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod conn;
+pub mod crypto;
 pub mod dump;
 pub mod exit;
 pub mod jsonl;

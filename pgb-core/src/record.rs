@@ -120,6 +120,23 @@ fn default_true() -> bool {
     true
 }
 
+/// How an encrypted backup was sealed. Holds no secret: public keys only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncryptionRecord {
+    /// Always "age" (age-encryption.org/v1).
+    pub method: String,
+    /// The x25519 recipients' public keys (`age1...`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// True when sealed with a passphrase (scrypt).
+    #[serde(default)]
+    pub passphrase: bool,
+    /// SHA-256 and size of the compressed stream before encryption, checked
+    /// after decryption.
+    pub plaintext_sha256: String,
+    pub plaintext_bytes: u64,
+}
+
 /// One check pgb-verify ran.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
@@ -180,6 +197,9 @@ pub struct BackupRecord {
     /// True when every table with data has an exact `rows` count.
     #[serde(default)]
     pub rows_exact: bool,
+    /// Present when the data file is age-encrypted (extension `.age`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifySection>,
     /// Fields written by other tools or later versions, kept verbatim.

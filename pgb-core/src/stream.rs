@@ -36,7 +36,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 #[derive(Debug)]
 pub struct HashingWriter<W: Write> {
     inner: W,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     bytes: u64,
 }
 
@@ -44,7 +44,17 @@ impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
         HashingWriter {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
+            bytes: 0,
+        }
+    }
+
+    /// Counts without hashing, for a layer whose digest is not wanted
+    /// (the plaintext of an unencrypted backup is the stored file).
+    pub fn counting_only(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: None,
             bytes: 0,
         }
     }
@@ -56,7 +66,10 @@ impl<W: Write> HashingWriter<W> {
     pub fn finish(self) -> (W, StreamDigest) {
         let digest = StreamDigest {
             bytes: self.bytes,
-            sha256: to_hex(&self.hasher.finalize()),
+            sha256: self
+                .hasher
+                .map(|h| to_hex(&h.finalize()))
+                .unwrap_or_default(),
         };
         (self.inner, digest)
     }
@@ -65,7 +78,9 @@ impl<W: Write> HashingWriter<W> {
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }

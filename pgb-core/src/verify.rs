@@ -50,6 +50,8 @@ pub struct VerifyRequest {
     pub client: PgClient,
     /// Database to connect to for CREATE/DROP DATABASE.
     pub maintenance_db: String,
+    /// For encrypted backups, at the archive and restore levels.
+    pub key: Option<crate::crypto::DecryptionKey>,
 }
 
 /// Collects checks as they are made.
@@ -206,12 +208,33 @@ fn stream_checks(
     let mut hashing = HashingReader::new(progress.wrap_read(file));
     let deep = request.level >= VerifyLevel::Archive;
     let globals = reference.kind == BackupKind::Globals;
-    let outcome = if !deep {
-        Ok(())
-    } else if request.level == VerifyLevel::Restore && !globals {
-        restore_check(reference, request, &mut hashing, checks)
-    } else {
-        archive_check(reference, request, &mut hashing, checks)
+    let run_level = |input: &mut dyn Read, checks: &mut Checks| {
+        if request.level == VerifyLevel::Restore && !globals {
+            restore_check(reference, request, input, checks)
+        } else {
+            archive_check(reference, request, input, checks)
+        }
+    };
+    let outcome = match (&reference.encryption, deep) {
+        (_, false) => Ok(()),
+        (None, true) => run_level(&mut hashing, checks),
+        (Some(sealed), true) => {
+            // Decrypt as the file streams; the plaintext digest is checked too.
+            crate::crypto::open(&mut hashing, request.key.as_ref()).and_then(|plain| {
+                let mut plain = HashingReader::new(plain);
+                let result = run_level(&mut plain, checks);
+                let (_, digest) = plain.finish().at(path)?;
+                checks.check(
+                    "plaintext_sha256",
+                    digest.sha256 == sealed.plaintext_sha256,
+                    format!(
+                        "decrypted stream: expected {}, found {}",
+                        sealed.plaintext_sha256, digest.sha256
+                    ),
+                );
+                result
+            })
+        }
     };
     if request.level == VerifyLevel::Restore && globals {
         checks.pass(

@@ -132,6 +132,15 @@ pub struct Cli {
     #[arg(long, value_name = "TEXT")]
     pub label: Option<String>,
 
+    /// Encrypt with age to this recipient: an age1... public key, or a file listing
+    /// them; repeatable. The sidecar hashes the encrypted bytes
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+
+    /// Encrypt with age using the passphrase on the first line of FILE
+    #[arg(long, value_name = "FILE", conflicts_with = "encrypt_to")]
+    pub encrypt_passphrase_file: Option<PathBuf>,
+
     /// Record exact per-table row counts, taken in the same snapshot as the dump
     #[arg(long)]
     pub count_rows: bool,
@@ -153,7 +162,8 @@ pub struct Cli {
 /// Extra man page sections, in order.
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ("OUTPUT", "One JSON line per backup on stdout: {\"pgb\":1,\"type\":\"backup\",...} as described in pgb(7), identical to the manifest NAME.EXT.json. A database that could not be dumped gives {\"type\":\"error\"} with database, message and pg_dump's stderr; the other databases are still dumped. Human messages and the progress bar (only on a terminal) go to stderr."),
-    ("FILES", "DIR/NAME.sql.gz (or .sql.zst, .sql, .dump): the data. DIR/NAME.EXT.sha256: the checksum in sha256sum format (cd DIR && sha256sum -c NAME.EXT.sha256). DIR/NAME.EXT.json: the manifest, written last; a data file without it is not a backup. DIR/.NAME.EXT.XXXXXX.partial: a file being written, never a backup. DIR/.DB.pgb-lock: the per-database lock. Files are created 0600, a missing DIR 0700."),
+    ("FILES", "DIR/NAME.sql.gz (or .sql.zst, .sql, .dump; with .age appended when encrypted): the data. DIR/NAME.EXT.sha256: the checksum in sha256sum format (cd DIR && sha256sum -c NAME.EXT.sha256). DIR/NAME.EXT.json: the manifest, written last; a data file without it is not a backup. DIR/.NAME.EXT.XXXXXX.partial: a file being written, never a backup. DIR/.DB.pgb-lock: the per-database lock. Files are created 0600, a missing DIR 0700."),
+    ("ENCRYPTION", "With --encrypt-to or --encrypt-passphrase-file the compressed stream is encrypted with age (age-encryption.org/v1) in the same pass, before anything is written: no plaintext of an encrypted backup touches the disk. The sidecar and the manifest's sha256 are of the encrypted file, so checksum checks need no key; the manifest's encryption section records the method, the recipients' public keys (or that a passphrase was used) and the SHA-256 of the compressed stream before encryption. pgb-verify and pgb-restore decrypt with --identity FILE or --passphrase-file FILE; age -d -i KEY FILE | gunzip also works."),
     ("ENVIRONMENT", "PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGPASSFILE, PGSERVICE, PGSSLMODE and the other libpq variables are honoured by the PostgreSQL programs pgb runs; with --docker they are forwarded into the container by name. BACKUP_DIR sets --dir."),
     ("EXIT STATUS", "0: every backup was taken. 1: at least one backup failed (each failure is an error record). 2: usage or setup error (bad option, program not found, folder unusable); nothing was dumped."),
     ("EXAMPLES", "pgb-dump -d shop --dir /var/backups/pgb | pgb-verify\n\npgb-dump --all --jobs 2 --compress zstd --dir /var/backups/pgb\n\npgb-dump -d fitcoach --name '{db}_backup_{YYYYMMDD}_{HHMMSS}' --label pre-deploy\n\npgb-dump --docker app-db-1 -U app -d app --format custom --count-rows\n\ncron: 15 3 * * * pgb-dump --all --quiet --log-file /var/log/pgb.log --dir /var/backups/pgb | pgb-verify --quiet"),

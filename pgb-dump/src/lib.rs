@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use pgb_core::conn::DbTarget;
+use pgb_core::crypto::EncryptionKey;
 use pgb_core::dump::{take_backup, DumpRequest};
 use pgb_core::jsonl::RecordSink;
 use pgb_core::log::HumanLog;
@@ -219,6 +220,13 @@ pub fn plan(cli: &Cli) -> Result<Vec<DumpRequest>> {
         count_rows: cli.count_rows,
         lock_timeout: cli.lock_timeout,
         compress_workers: compress_workers(cli.jobs),
+        encryption: match (&cli.encrypt_passphrase_file, cli.encrypt_to.is_empty()) {
+            (Some(file), _) => Some(EncryptionKey::Passphrase(
+                pgb_core::crypto::read_passphrase(file)?,
+            )),
+            (None, false) => Some(pgb_core::crypto::parse_recipients(&cli.encrypt_to)?),
+            (None, true) => None,
+        },
     };
 
     let mut targets: Vec<DbTarget> = cli.dbnames.iter().map(|d| DbTarget::parse(d)).collect();

@@ -100,6 +100,9 @@ pub struct Cli {
     pub connection: pgb_cli::ConnectionArgs,
 
     #[command(flatten)]
+    pub decrypt: pgb_cli::DecryptArgs,
+
+    #[command(flatten)]
     pub log: pgb_cli::LogArgs,
 
     /// Print help
@@ -110,6 +113,7 @@ pub struct Cli {
 /// Extra man page sections, in order.
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ("STRATEGIES", "swap (default): restore into TO__pgb_restore_TIMESTAMP (plain: decompressed into psql with ON_ERROR_STOP in one transaction; custom: pg_restore, --jobs N in parallel), hashing the file as it is read; check the SHA-256 and size against the manifest, and every table of the manifest (exact row counts when the manifest has them); then disallow new connections to TO, terminate its sessions, rename TO to TO__pgb_old_TIMESTAMP and the new database to TO. If TO does not exist the new database is simply renamed (strategy new). Any failure before the swap drops the new database and leaves TO untouched. The restore record's rollback field says how to undo the swap.\n\nin-place (--in-place): check the checksum first, take a safety dump of TO with pgb-dump's engine (unless --no-safety-dump; its path is printed and recorded), terminate sessions, drop and recreate TO, restore into it.\n\ntables (--table): restore the whole backup into a scratch database, then copy the named tables into TO with pg_dump --clean | psql in one transaction, replacing existing ones; the scratch database is dropped.\n\nglobals: a globals backup (roles, tablespaces) is run through psql on the maintenance database; objects that already exist are reported as notes, not errors."),
+    ("ENCRYPTION", "An encrypted backup (.age) is decrypted as it streams with --identity FILE or --passphrase-file FILE; without a key it is refused before anything is created. pg_restore --jobs needs a seekable plaintext file, so an encrypted custom archive is restored as a stream (one job) rather than decrypted to disk."),
     ("CONFIRMATION", "Replacing an existing database or table asks on a terminal for its name to be typed. Without a terminal pgb-restore refuses (exit 2) unless --yes is given."),
     ("CHOOSING A BACKUP", "A path; or backup records on stdin (pgb-dump ... | pgb-restore restores each, --database picks one); or --latest --dir DIR [--database NAME]: the newest backup with a manifest that did not fail verification, saying on stderr which incomplete or failed backups were skipped. --list prints the backups (JSON records with age_seconds; a table on a terminal)."),
     ("OUTPUT", "One line per restore: {\"pgb\":1,\"type\":\"restore\",\"source\":{id,path,database,sha256},\"target\",\"strategy\",\"started_at\",\"finished_at\",\"duration_ms\",\"old_database\",\"safety_backup\",\"tables\",\"checks\":[...],\"notes\",\"rollback\"}. Failures give error records. See pgb(7)."),

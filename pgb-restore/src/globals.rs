@@ -36,7 +36,8 @@ impl Restorer {
             .take_stdin()
             .ok_or_else(|| Error::Failed("psql: no stdin".into()))?;
         let file = File::open(&backup.path).at(&backup.path)?;
-        let mut sql = decoder(backup.compression, buffered(file)).at(&backup.path)?;
+        let plain = self.plaintext(backup, file)?;
+        let mut sql = decoder(backup.compression, buffered(plain)).at(&backup.path)?;
         let mut trailer = TrailerWindow::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -104,7 +104,12 @@ pub fn run(cli: &Cli) -> ExitStatus {
             )),
         );
     }
+    let key = match cli.decrypt.key() {
+        Ok(key) => key,
+        Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
+    };
     let restorer = Restorer {
+        key,
         server: Server {
             client: cli.connection.client(),
             maintenance: DbTarget::parse(&cli.maintenance_db),

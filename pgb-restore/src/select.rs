@@ -46,7 +46,7 @@ fn incomplete_files(dir: &Path) -> Vec<String> {
             !n.starts_with('.')
                 && [".sql.gz", ".sql.zst", ".sql", ".dump"]
                     .iter()
-                    .any(|ext| n.ends_with(ext))
+                    .any(|ext| n.ends_with(ext) || n.ends_with(&format!("{ext}.age")))
                 && !dir.join(format!("{n}{MANIFEST_SUFFIX}")).exists()
         })
         .collect();

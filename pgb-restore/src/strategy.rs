@@ -31,6 +31,8 @@ use crate::server::{derived_name, Server};
 #[derive(Debug)]
 pub struct Restorer {
     pub server: Server,
+    /// For encrypted backups.
+    pub key: Option<pgb_core::crypto::DecryptionKey>,
     pub no_verify: bool,
     pub jobs: u32,
     pub in_place: bool,
@@ -78,6 +80,12 @@ impl Restorer {
             rollback: None,
         };
         self.check_size(backup, &mut record)?;
+        if backup.encryption.is_some() && self.key.is_none() {
+            return Err(Error::Usage(format!(
+                "{} is encrypted: give --identity FILE or --passphrase-file FILE",
+                backup.id
+            )));
+        }
         if backup.kind == BackupKind::Globals {
             self.restore_globals(backup, &mut record)?;
         } else {
@@ -173,7 +181,14 @@ impl Restorer {
     ) -> Result<()> {
         let target = DbTarget::named(database);
         let client = &self.server.client;
-        if backup.format == DumpFormat::Custom && self.jobs > 1 {
+        let parallel = backup.format == DumpFormat::Custom && self.jobs > 1;
+        if parallel && backup.encryption.is_some() {
+            // pg_restore --jobs must seek in a file; decrypting to disk would
+            // put plaintext there, so an encrypted archive streams instead.
+            record
+                .notes
+                .push("--jobs ignored: an encrypted archive is restored as a stream".into());
+        } else if parallel {
             self.precheck_digest(backup, record)?;
             load_custom_file(client, &target, &backup.path, self.jobs, &self.load)?;
             record.checks.push(pass(
@@ -185,6 +200,7 @@ impl Restorer {
         let bar = self.bar(backup);
         let file = File::open(&backup.path).at(&backup.path)?;
         let mut hashing = HashingReader::new(bar.wrap_read(file));
+        let mut input = self.plaintext(backup, &mut hashing)?;
         match backup.format {
             DumpFormat::Plain => {
                 let mut trailer = TrailerWindow::new();
@@ -192,7 +208,7 @@ impl Restorer {
                     backup,
                     client,
                     &target,
-                    &mut hashing,
+                    &mut input,
                     &self.load,
                     &mut trailer,
                 )?;
@@ -208,8 +224,9 @@ impl Restorer {
                     });
                 }
             }
-            DumpFormat::Custom => load_custom_stream(client, &target, &mut hashing, &self.load)?,
+            DumpFormat::Custom => load_custom_stream(client, &target, &mut input, &self.load)?,
         }
+        drop(input);
         bar.finish_and_clear();
         let (_, digest) = hashing.finish().at(&backup.path)?;
         self.judge_digest(backup, &digest.sha256, record)?;
@@ -217,6 +234,18 @@ impl Restorer {
             .checks
             .push(pass("restore", format!("restored into {database}")));
         Ok(())
+    }
+
+    /// The readable stream of a backup: decrypted as it is read when sealed.
+    pub(crate) fn plaintext<'a, R: std::io::Read + 'a>(
+        &self,
+        backup: &BackupRecord,
+        reader: R,
+    ) -> Result<Box<dyn std::io::Read + 'a>> {
+        match backup.encryption {
+            Some(_) => pgb_core::crypto::open(reader, self.key.as_ref()),
+            None => Ok(Box::new(reader)),
+        }
     }
 
     /// Table checks against the manifest; a failure is an error.
@@ -397,6 +426,7 @@ impl Restorer {
             count_rows: false,
             lock_timeout: std::time::Duration::from_secs(60),
             compress_workers: 1,
+            encryption: None,
         };
         let record = take_backup(&request, &ProgressBar::hidden()).map_err(|e| {
             Error::Failed(format!(

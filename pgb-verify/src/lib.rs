@@ -49,6 +49,10 @@ pub fn run(cli: &Cli) -> ExitStatus {
             ),
         );
     }
+    let key = match cli.decrypt.key() {
+        Ok(key) => key,
+        Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
+    };
     let verifier = Verifier {
         request: VerifyRequest {
             level: match cli.level {
@@ -58,6 +62,7 @@ pub fn run(cli: &Cli) -> ExitStatus {
             },
             client: cli.connection.client(),
             maintenance_db: cli.maintenance_db.clone(),
+            key,
         },
         record_results: !cli.no_record,
         log,
