@@ -19,4 +19,4 @@ deps:
 	bash scripts/ensure-deps.sh
 
 build:
-	cargo build --release -p pgb-dump -p pgb-verify -p pgb-prune -p pgb-check -p pgb-restore
+	cargo build --release -p pgb-dump -p pgb-verify -p pgb-prune -p pgb-check -p pgb-restore -p pgb-ship

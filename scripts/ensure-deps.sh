@@ -16,6 +16,19 @@ command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v gzip >/dev/null 2>&1 || missing+=(gzip)
 command -v sha256sum >/dev/null 2>&1 || missing+=(coreutils)
 command -v prlimit >/dev/null 2>&1 || missing+=(util-linux)
+# Shipping tests: a real sshd and ssh client on loopback, GNU time for RSS.
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+[ -x /usr/bin/time ] || missing+=(time)
+
+# The S3-compatible test server comes from PyPI.
+if ! command -v moto_server >/dev/null 2>&1; then
+    echo "installing: moto[server] (pip)" >&2
+    python3 -m pip install --quiet "moto[server]>=5" || {
+        echo "cannot install moto[server]: run python3 -m pip install 'moto[server]'" >&2
+        exit 1
+    }
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

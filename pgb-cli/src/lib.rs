@@ -3,6 +3,8 @@
 //! failure into an error record. pgb-core stays free of CLI code; the tools
 //! stay free of copies of the same options (the uucore model).
 
+mod store;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +14,8 @@ use pgb_core::conn::ConnOptions;
 use pgb_core::log::HumanLog;
 use pgb_core::pg::PgClient;
 use pgb_core::ExitStatus;
+
+pub use store::StoreArgs;
 
 /// How to reach the server and its client programs.
 #[derive(Debug, Clone, Args)]

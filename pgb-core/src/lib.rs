@@ -17,6 +17,7 @@ pub mod pg;
 pub mod progress;
 pub mod publish;
 pub mod record;
+pub mod remote;
 pub mod retention;
 pub mod stream;
 pub mod trailer;

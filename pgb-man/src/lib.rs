@@ -50,7 +50,7 @@ fn render_tool(command: clap::Command, sections: &[(&str, &str)]) -> anyhow::Res
     section(
         &mut extra,
         "SEE ALSO",
-        "pgb(7), pgb-dump(1), pgb-verify(1), pgb-prune(1), pgb-check(1), pgb-restore(1), pg_dump(1), psql(1), pg_restore(1)",
+        "pgb(7), pgb-dump(1), pgb-verify(1), pgb-prune(1), pgb-check(1), pgb-restore(1), pgb-ship(1), pg_dump(1), psql(1), pg_restore(1)",
     );
     extra.to_writer(&mut out)?;
     Ok(out)

@@ -9,6 +9,7 @@
 pub mod cluster;
 pub mod compare;
 pub mod fixtures;
+pub mod servers;
 pub mod tool;
 pub mod wrappers;
 

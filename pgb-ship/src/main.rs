@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    pgb_ship::main_entry(std::env::args_os())
+}
