@@ -8,6 +8,8 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use pgb_core::catalog::{parse_sidecar, Catalog, Series};
 use pgb_core::record::{BackupKind, BackupRecord, CheckRecord, PROTOCOL_VERSION};
+use pgb_core::remote::Store;
+use pgb_core::remote_catalog::{data_name, fetch_sidecar};
 use pgb_core::units::SpaceThreshold;
 use serde_json::{json, Map, Value};
 
@@ -107,7 +109,43 @@ impl Report {
 }
 
 /// Runs every check on the catalog of `dir`.
-pub fn evaluate(dir: &Path, catalog: &Catalog, settings: &CheckSettings) -> Report {
+/// Where the checked backups are.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    Local(&'a Path),
+    Remote(&'a dyn Store),
+}
+
+impl Source<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Source::Local(dir) => dir.display().to_string(),
+            Source::Remote(store) => store.url(),
+        }
+    }
+
+    fn sidecar_text(&self, b: &BackupRecord) -> Option<String> {
+        match self {
+            Source::Local(_) => std::fs::read_to_string(b.sidecar_path()).ok(),
+            Source::Remote(store) => fetch_sidecar(*store, b),
+        }
+    }
+
+    /// Size and SHA-256 of the stored data file, read in full.
+    fn rehash(&self, b: &BackupRecord) -> pgb_core::Result<(u64, String)> {
+        match self {
+            Source::Local(_) => rehash(&b.path),
+            Source::Remote(store) => {
+                let mut writer = pgb_core::stream::HashingWriter::new(std::io::sink());
+                store.get(&data_name(b), &mut writer)?;
+                let (_, digest) = writer.finish();
+                Ok((digest.bytes, digest.sha256))
+            }
+        }
+    }
+}
+
+pub fn evaluate(source: Source<'_>, catalog: &Catalog, settings: &CheckSettings) -> Report {
     let mut report = Report::default();
     let all = catalog.series();
     let selected: Vec<&Series<'_>> = all
@@ -120,19 +158,24 @@ pub fn evaluate(dir: &Path, catalog: &Catalog, settings: &CheckSettings) -> Repo
                 Some((name, BackupKind::Database)),
                 "exists",
                 Status::Critical,
-                format!("{name}: no complete backup in {}", dir.display()),
+                format!("{name}: no complete backup in {}", source.describe()),
                 json!({"count": 0}),
             );
         }
     }
     for series in selected {
-        check_series(&mut report, series, settings);
+        check_series(&mut report, series, settings, source);
     }
-    check_folder(&mut report, dir, catalog, settings);
+    check_folder(&mut report, source, catalog, settings);
     report
 }
 
-fn check_series(report: &mut Report, series: &Series<'_>, settings: &CheckSettings) {
+fn check_series(
+    report: &mut Report,
+    series: &Series<'_>,
+    settings: &CheckSettings,
+    source: Source<'_>,
+) {
     let key = Some((series.database.as_str(), series.kind));
     let name = &series.database;
     let Some(newest) = series.backups.last().copied() else {
@@ -254,18 +297,15 @@ fn check_series(report: &mut Report, series: &Series<'_>, settings: &CheckSettin
         json!({"count": count, "min_count": settings.min_count}),
     );
 
-    check_sidecars(report, series, settings.deep);
+    check_sidecars(report, series, settings.deep, source);
 }
 
-fn check_sidecars(report: &mut Report, series: &Series<'_>, deep: bool) {
+fn check_sidecars(report: &mut Report, series: &Series<'_>, deep: bool, source: Source<'_>) {
     let key = Some((series.database.as_str(), series.kind));
     let mut missing = Vec::new();
     let mut wrong = Vec::new();
     for b in &series.backups {
-        match std::fs::read_to_string(b.sidecar_path())
-            .ok()
-            .and_then(|t| parse_sidecar(&t))
-        {
+        match source.sidecar_text(b).and_then(|t| parse_sidecar(&t)) {
             None => missing.push(b.id.clone()),
             Some((hex, _)) if hex != b.sha256 => {
                 wrong.push(format!("{}: sidecar disagrees with manifest", b.id))
@@ -273,7 +313,7 @@ fn check_sidecars(report: &mut Report, series: &Series<'_>, deep: bool) {
             Some(_) => {}
         }
         if deep {
-            match rehash(&b.path) {
+            match source.rehash(b) {
                 Ok((bytes, sha)) if bytes != b.bytes || sha != b.sha256 => wrong.push(format!(
                     "{}: data file has {bytes} bytes sha256 {sha}, manifest says {} bytes {}",
                     b.id, b.bytes, b.sha256
@@ -317,12 +357,22 @@ fn rehash(path: &Path) -> pgb_core::Result<(u64, String)> {
     Ok((digest.bytes, digest.sha256))
 }
 
-fn check_folder(report: &mut Report, dir: &Path, catalog: &Catalog, settings: &CheckSettings) {
+fn check_folder(
+    report: &mut Report,
+    source: Source<'_>,
+    catalog: &Catalog,
+    settings: &CheckSettings,
+) {
     let cutoff = SystemTime::now().checked_sub(settings.partial_max_age);
     let stale: Vec<String> = catalog
         .partials
         .iter()
         .filter(|p| {
+            // A remote store keeps no partial files of running dumps: any
+            // leftover there is stale.
+            if matches!(source, Source::Remote(_)) {
+                return true;
+            }
             let modified = p.metadata().and_then(|m| m.modified()).ok();
             matches!((modified, cutoff), (Some(m), Some(c)) if m < c)
         })
@@ -362,6 +412,16 @@ fn check_folder(report: &mut Report, dir: &Path, catalog: &Catalog, settings: &C
         );
     }
     if let Some(threshold) = settings.min_free {
+        let Source::Local(dir) = source else {
+            report.add(
+                None,
+                "space",
+                Status::Ok,
+                "free space is not checked on remote stores".into(),
+                json!({}),
+            );
+            return;
+        };
         let (status, message, figures) = match rustix::fs::statvfs(dir) {
             Ok(s) => {
                 let available = s.f_bavail.saturating_mul(s.f_frsize);

@@ -30,6 +30,11 @@ pub enum OutputFormat {
     max_term_width = 100
 )]
 pub struct Cli {
+    /// Where the backups are: a folder, s3://BUCKET/PREFIX or ssh://[USER@]HOST[:PORT]/PATH
+    /// (default: --dir)
+    #[arg(value_name = "LOCATION")]
+    pub location: Option<String>,
+
     /// Backup folder to check
     #[arg(
         long,
@@ -99,6 +104,9 @@ pub struct Cli {
     pub webhook: Option<String>,
 
     #[command(flatten)]
+    pub store: pgb_cli::StoreArgs,
+
+    #[command(flatten)]
     pub log: pgb_cli::LogArgs,
 
     /// Print help
@@ -109,6 +117,7 @@ pub struct Cli {
 /// Extra man page sections, in order.
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ("CHECKS", "Per database and kind: exists (CRITICAL: no complete backup of a --database named), age (WARNING past --max-age, CRITICAL past --critical-age; from the manifest's finished_at), verified (CRITICAL: the newest backup failed verification; WARNING with --require-verified: never verified), size (WARNING: the newest backup's size differs from the median of up to 30 previous ones by more than --size-change percent), count (WARNING: fewer than --min-count), sidecar (WARNING: a .sha256 file is missing; CRITICAL: one disagrees with its manifest, or with --deep a data file's SHA-256 or size does not match).\n\nPer folder: partials (WARNING: partial files older than --partial-max-age), manifests (CRITICAL: a file claims to be a pgb manifest but cannot be read), space (WARNING: less free space than --min-free)."),
+    ("REMOTE STORES", "With an s3:// or ssh:// LOCATION the manifests and sidecars are read from the store; --deep downloads each data file to hash it; any leftover partial file there is reported; free space is not checked."),
     ("OUTPUT", "json: one line per database and check, {\"pgb\":1,\"type\":\"check\",\"database\",\"kind\",\"check\",\"status\",\"message\",\"figures\":{...}}; folder-wide checks have no database. nagios: one line \"PGB OK - ...\", \"PGB WARNING - ...\", \"PGB CRITICAL - ...\" or \"PGB UNKNOWN - ...\" with performance data such as shop_age=3600s;93600;180000 shop_size=1234B shop_count=5. prometheus: gauges pgb_last_backup_timestamp_seconds, pgb_last_backup_size_bytes, pgb_backups, pgb_last_verified_timestamp_seconds and pgb_check_status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN), labelled by database and kind (and check), plus pgb_check_overall_status."),
     ("WEBHOOK", "With --webhook URL, a status other than OK is POSTed as {\"text\": \"PGB CRITICAL - ...\", \"status\", \"checks\": [...]} (Content-Type application/json), which Slack and Mattermost incoming webhooks display. A failure to post is reported on stderr and does not change the exit status."),
     ("EXIT STATUS", "The monitoring-plugin convention: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the folder cannot be read, or bad arguments)."),

@@ -14,7 +14,7 @@ use clap::Parser;
 use pgb_core::catalog::scan;
 use pgb_core::record::{CheckRecord, PROTOCOL_VERSION};
 
-use checks::{evaluate, CheckSettings, Report, Status};
+use checks::{evaluate, CheckSettings, Report, Source, Status};
 use cli::{Cli, OutputFormat};
 
 pub const TOOL: &str = "pgb-check";
@@ -56,9 +56,29 @@ pub fn run(cli: &Cli) -> Status {
             "--size-change must be a percentage of zero or more".into(),
         );
     }
-    let catalog = match scan(&cli.dir, cli.recursive) {
+    let location = cli
+        .location
+        .clone()
+        .unwrap_or_else(|| cli.dir.display().to_string());
+    let store = if pgb_core::remote::is_url(&location) {
+        match pgb_core::remote::open(&location, &cli.store.options()) {
+            Ok(store) => Some(store),
+            Err(e) => return unknown(cli, e.to_string()),
+        }
+    } else {
+        None
+    };
+    let dir = std::path::PathBuf::from(&location);
+    let (source, scanned) = match &store {
+        Some(store) => (
+            Source::Remote(store.as_ref()),
+            pgb_core::remote_catalog::scan_store(store.as_ref()),
+        ),
+        None => (Source::Local(&dir), scan(&dir, cli.recursive)),
+    };
+    let catalog = match scanned {
         Ok(catalog) => catalog,
-        Err(e) => return unknown(cli, format!("cannot read the backup folder: {e}")),
+        Err(e) => return unknown(cli, format!("cannot read the backups at {location}: {e}")),
     };
     let settings = CheckSettings {
         databases: cli.databases.clone(),
@@ -72,7 +92,7 @@ pub fn run(cli: &Cli) -> Status {
         min_free: cli.min_free,
         now: cli.now.unwrap_or_else(chrono::Utc::now),
     };
-    let report = evaluate(&cli.dir, &catalog, &settings);
+    let report = evaluate(source, &catalog, &settings);
     finish(cli, &report, &log)
 }
 

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod publish;
 pub mod record;
 pub mod remote;
+pub mod remote_catalog;
 pub mod retention;
 pub mod stream;
 pub mod trailer;

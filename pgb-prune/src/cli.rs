@@ -20,6 +20,11 @@ use clap::{ArgAction, Parser};
     max_term_width = 100
 )]
 pub struct Cli {
+    /// Where the backups are: a folder, s3://BUCKET/PREFIX or ssh://[USER@]HOST[:PORT]/PATH
+    /// (default: --dir)
+    #[arg(value_name = "LOCATION")]
+    pub location: Option<String>,
+
     /// Backup folder to prune
     #[arg(
         long,
@@ -88,6 +93,9 @@ pub struct Cli {
     pub now: Option<chrono::DateTime<chrono::Utc>>,
 
     #[command(flatten)]
+    pub store: pgb_cli::StoreArgs,
+
+    #[command(flatten)]
     pub log: pgb_cli::LogArgs,
 
     /// Print help
@@ -100,6 +108,7 @@ pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ("RULES", "last N: the N newest backups. within D: backups started at or after now minus D. hourly, daily, weekly, monthly, yearly N: for each of the N most recent UTC calendar periods (ISO weeks) that have backups, the newest backup of the period. label L: backups with that label. A backup whose verification failed never fills a last or calendar slot, so it cannot push out the good backup of its period; it is kept only by within, a label or the floor.\n\nThe floor, whatever the policy says: the newest backup that passed verification (or the newest complete one if none was verified), and the --min-keep newest; backups newer than --now are kept. Running with no rule at all is a usage error, not \"delete everything\". Ordering and ages come from the manifests' started_at, never from file times or names."),
     ("DELETION", "A backup is deleted manifest first, then its sidecar, then its data file, so an interrupted deletion never leaves something that looks like a complete backup. Files that have no pgb manifest (notes.txt, other.sql.gz) are never touched. A series whose lock (.DB.pgb-lock) is held by a running pgb-dump is kept whole. Partial files (.NAME.XXXXXX.partial) older than --partial-max-age are removed when no lock in their folder is held; their age is their modification time, the only clock a file without manifest has."),
     ("OUTPUT", "One line per backup: {\"pgb\":1,\"type\":\"prune\",\"action\":\"keep\"|\"delete\",\"subject\":\"backup\",\"path\",\"id\",\"database\",\"kind\",\"started_at\",\"reasons\":[\"daily 2026-11-20\",\"within 30d\",\"newest verified\",...],\"dry_run\",\"deleted\"}, and one per stale partial file with \"subject\":\"partial\". A deletion that fails gives an error record; the rest is still processed. See pgb(7)."),
+    ("REMOTE STORES", "With an s3:// or ssh:// LOCATION the manifests are read from the store and the same policy is applied; deletions remove the manifest object first. Locks and partial files exist only in local folders: remotely, leftovers are reported by pgb-check and left alone."),
     ("ENVIRONMENT", "BACKUP_DIR sets --dir. RETENTION_DAYS=N means --keep-within Nd when --keep-within is not given."),
     ("EXIT STATUS", "0: done (or nothing to do). 1: a deletion failed. 2: usage error (no rule given, bad value) or the folder cannot be read."),
     ("EXAMPLES", "pgb-prune --dir /var/backups/pgb --keep-daily 7 --keep-weekly 4 --keep-monthly 12\n\nRETENTION_DAYS=30 pgb-prune --dir /var/backups/pgb --dry-run\n\npgb-prune --keep-last 3 --keep-label pre-deploy --now 2027-01-01"),

@@ -16,6 +16,8 @@ use pgb_core::dump::lock_key;
 use pgb_core::jsonl::RecordSink;
 use pgb_core::log::HumanLog;
 use pgb_core::record::{ErrorRecord, PruneRecord, PROTOCOL_VERSION};
+use pgb_core::remote::{self, Store};
+use pgb_core::remote_catalog::{delete_remote_backup, scan_store};
 use pgb_core::retention::{decide, BackupFacts, Period, RetentionPolicy};
 use pgb_core::units::parse_chrono_duration;
 use pgb_core::{lock, Error, ExitStatus, Result};
@@ -37,7 +39,23 @@ pub fn run(cli: &Cli) -> ExitStatus {
         Ok(policy) => policy,
         Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
     };
-    let catalog = match scan(&cli.dir, cli.recursive) {
+    let location = cli
+        .location
+        .clone()
+        .unwrap_or_else(|| cli.dir.display().to_string());
+    let store = if remote::is_url(&location) {
+        match remote::open(&location, &cli.store.options()) {
+            Ok(store) => Some(store),
+            Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
+        }
+    } else {
+        None
+    };
+    let scanned = match &store {
+        Some(store) => scan_store(store.as_ref()),
+        None => scan(std::path::Path::new(&location), cli.recursive),
+    };
+    let catalog = match scanned {
         Ok(catalog) => catalog,
         Err(e) => return pgb_core::exit::report_fatal(TOOL, &Error::Setup(e.to_string())),
     };
@@ -47,7 +65,7 @@ pub fn run(cli: &Cli) -> ExitStatus {
     let now = cli.now.unwrap_or_else(Utc::now);
     let plan = plan(&catalog, &policy, &cli.databases, now, cli.partial_max_age);
     let sink = RecordSink::new(std::io::stdout());
-    execute(&plan, cli.dry_run, &log, &sink)
+    execute(&plan, cli.dry_run, store.as_deref(), &log, &sink)
 }
 
 /// Builds the policy; no rule at all is a usage error.
@@ -182,6 +200,7 @@ fn record(
 pub fn execute<W: std::io::Write>(
     plan: &PrunePlan<'_>,
     dry_run: bool,
+    store: Option<&dyn Store>,
     log: &HumanLog,
     sink: &RecordSink<W>,
 ) -> ExitStatus {
@@ -203,9 +222,10 @@ pub fn execute<W: std::io::Write>(
         let mut out = planned.clone();
         out.dry_run = dry_run;
         if out.action == "delete" && !dry_run {
-            let result = match backup {
-                Some(b) => delete_backup(b),
-                None => pgb_core::publish::remove_if_exists(&out.path),
+            let result = match (backup, store) {
+                (Some(b), Some(store)) => delete_remote_backup(store, b),
+                (Some(b), None) => delete_backup(b),
+                (None, _) => pgb_core::publish::remove_if_exists(&out.path),
             };
             match result {
                 Ok(()) => {

@@ -20,8 +20,10 @@ use clap::{ArgAction, Parser};
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Backups to restore (data file or manifest); default: backup records on stdin
-    #[arg(value_name = "PATH", conflicts_with_all = ["latest", "list"])]
+    /// Backups to restore (data file or manifest); default: backup records on stdin.
+    /// With --latest or --list: the one place to look (a folder, s3://BUCKET/PREFIX or
+    /// ssh://[USER@]HOST[:PORT]/PATH) instead of --dir
+    #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
 
     /// Restore the newest complete backup in --dir that did not fail verification
@@ -32,14 +34,14 @@ pub struct Cli {
     #[arg(long)]
     pub list: bool,
 
-    /// Backup folder for --latest and --list
+    /// Backup folder (or s3:// or ssh:// URL) for --latest and --list
     #[arg(
         long,
         value_name = "DIR",
         env = "BACKUP_DIR",
         default_value = "./backups"
     )]
-    pub dir: PathBuf,
+    pub dir: String,
 
     /// Only backups of this database (with --latest, --list and stdin records)
     #[arg(long = "database", value_name = "NAME")]
@@ -103,6 +105,9 @@ pub struct Cli {
     pub decrypt: pgb_cli::DecryptArgs,
 
     #[command(flatten)]
+    pub store: pgb_cli::StoreArgs,
+
+    #[command(flatten)]
     pub log: pgb_cli::LogArgs,
 
     /// Print help
@@ -114,6 +119,7 @@ pub struct Cli {
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ("STRATEGIES", "swap (default): restore into TO__pgb_restore_TIMESTAMP (plain: decompressed into psql with ON_ERROR_STOP in one transaction; custom: pg_restore, --jobs N in parallel), hashing the file as it is read; check the SHA-256 and size against the manifest, and every table of the manifest (exact row counts when the manifest has them); then disallow new connections to TO, terminate its sessions, rename TO to TO__pgb_old_TIMESTAMP and the new database to TO. If TO does not exist the new database is simply renamed (strategy new). Any failure before the swap drops the new database and leaves TO untouched. The restore record's rollback field says how to undo the swap.\n\nin-place (--in-place): check the checksum first, take a safety dump of TO with pgb-dump's engine (unless --no-safety-dump; its path is printed and recorded), terminate sessions, drop and recreate TO, restore into it.\n\ntables (--table): restore the whole backup into a scratch database, then copy the named tables into TO with pg_dump --clean | psql in one transaction, replacing existing ones; the scratch database is dropped.\n\nglobals: a globals backup (roles, tablespaces) is run through psql on the maintenance database; objects that already exist are reported as notes, not errors."),
     ("ENCRYPTION", "An encrypted backup (.age) is decrypted as it streams with --identity FILE or --passphrase-file FILE; without a key it is refused before anything is created. pg_restore --jobs needs a seekable plaintext file, so an encrypted custom archive is restored as a stream (one job) rather than decrypted to disk."),
+    ("REMOTE STORES", "pgb-restore --latest s3://BUCKET/PREFIX (or ssh://...) picks the newest good backup from the store's manifests, fetches it into a temporary folder (TMPDIR; the stored, possibly encrypted, bytes), checking its SHA-256 as it downloads, and restores it from there."),
     ("CONFIRMATION", "Replacing an existing database or table asks on a terminal for its name to be typed. Without a terminal pgb-restore refuses (exit 2) unless --yes is given."),
     ("CHOOSING A BACKUP", "A path; or backup records on stdin (pgb-dump ... | pgb-restore restores each, --database picks one); or --latest --dir DIR [--database NAME]: the newest backup with a manifest that did not fail verification, saying on stderr which incomplete or failed backups were skipped. --list prints the backups (JSON records with age_seconds; a table on a terminal)."),
     ("OUTPUT", "One line per restore: {\"pgb\":1,\"type\":\"restore\",\"source\":{id,path,database,sha256},\"target\",\"strategy\",\"started_at\",\"finished_at\",\"duration_ms\",\"old_database\",\"safety_backup\",\"tables\",\"checks\":[...],\"notes\",\"rollback\"}. Failures give error records. See pgb(7)."),

@@ -35,8 +35,19 @@ pub fn run(cli: &Cli) -> ExitStatus {
         Ok(log) => log,
         Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
     };
+    if (cli.latest || cli.list) && cli.paths.len() > 1 {
+        return pgb_core::exit::report_fatal(
+            TOOL,
+            &Error::Usage("--latest and --list take one place to look (a folder or URL)".into()),
+        );
+    }
+    let location =
+        match select::Location::open(cli.paths.first().unwrap_or(&cli.dir), &cli.store.options()) {
+            Ok(location) => location,
+            Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
+        };
     if cli.list {
-        return match select::list(&cli.dir, cli.database.as_deref(), chrono::Utc::now()) {
+        return match select::list(&location, cli.database.as_deref(), chrono::Utc::now()) {
             Ok(text) => {
                 print!("{text}");
                 ExitStatus::Success
@@ -46,8 +57,20 @@ pub fn run(cli: &Cli) -> ExitStatus {
     }
     let sink = RecordSink::new(std::io::stdout());
     let mut status = ExitStatus::Success;
+    // Keeps a fetched remote backup on disk until the restore is done.
+    let mut _work = None;
+    let mut remote_source = None;
     let backups: Vec<BackupRecord> = if cli.latest {
-        match select::latest(&cli.dir, cli.database.as_deref(), &log) {
+        let chosen = select::latest(&location, cli.database.as_deref(), &log).and_then(|b| {
+            let work = pgb_core::remote_catalog::work_dir()?;
+            let local = location.materialize(&b, work.path())?;
+            if local.path != b.path {
+                remote_source = Some(b.path.clone());
+            }
+            _work = Some(work);
+            Ok(local)
+        });
+        match chosen {
             Ok(b) => vec![b],
             Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
         }
@@ -136,7 +159,10 @@ pub fn run(cli: &Cli) -> ExitStatus {
             .log
             .info(&format!("restoring {} into {to}", backup.id));
         match restorer.restore(backup, &to) {
-            Ok(record) => {
+            Ok(mut record) => {
+                if let Some(url) = &remote_source {
+                    record.source.path = url.clone();
+                }
                 restorer.log.info(&format!(
                     "{} restored into {to} ({}, {:.1}s)",
                     backup.id,

@@ -6,9 +6,11 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use pgb_core::catalog::{read_manifest, resolve_argument, scan, MANIFEST_SUFFIX};
+use pgb_core::catalog::{read_manifest, resolve_argument, scan, Catalog, MANIFEST_SUFFIX};
 use pgb_core::log::HumanLog;
 use pgb_core::record::{BackupKind, BackupRecord};
+use pgb_core::remote::{self, Store, StoreOptions};
+use pgb_core::remote_catalog::{fetch_backup, scan_store};
 use pgb_core::{Error, Result};
 
 /// The backups named by path arguments.
@@ -34,31 +36,81 @@ pub fn from_paths(paths: &[String]) -> Result<Vec<BackupRecord>> {
     Ok(records)
 }
 
-/// Data files in `dir` that have no manifest: dumps that never completed.
-fn incomplete_files(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+/// Where `--latest` and `--list` look: a folder or a remote store.
+#[derive(Debug)]
+pub enum Location {
+    Local(std::path::PathBuf),
+    Remote(Box<dyn Store>),
+}
+
+impl Location {
+    pub fn open(text: &str, options: &StoreOptions) -> Result<Location> {
+        if remote::is_url(text) && !text.starts_with("file://") {
+            Ok(Location::Remote(remote::open(text, options)?))
+        } else {
+            Ok(Location::Local(text.trim_start_matches("file://").into()))
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Location::Local(dir) => dir.display().to_string(),
+            Location::Remote(store) => store.url(),
+        }
+    }
+
+    fn catalog(&self) -> Result<Catalog> {
+        match self {
+            Location::Local(dir) => scan(dir, false).map_err(|e| Error::Setup(e.to_string())),
+            Location::Remote(store) => scan_store(store.as_ref()),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        match self {
+            Location::Local(dir) => std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Location::Remote(store) => store.list().unwrap_or_default(),
+        }
+    }
+
+    /// A local record to restore from: the record itself for a folder; for a
+    /// remote store the backup is fetched into `work` (hashed as it arrives).
+    pub fn materialize(&self, record: &BackupRecord, work: &Path) -> Result<BackupRecord> {
+        match self {
+            Location::Local(_) => Ok(record.clone()),
+            Location::Remote(store) => fetch_backup(store.as_ref(), record, work),
+        }
+    }
+}
+
+/// Data files that have no manifest: dumps that never completed.
+fn incomplete_files(names: &[String]) -> Vec<String> {
+    let mut incomplete: Vec<String> = names
+        .iter()
         .filter(|n| {
             !n.starts_with('.')
                 && [".sql.gz", ".sql.zst", ".sql", ".dump"]
                     .iter()
                     .any(|ext| n.ends_with(ext) || n.ends_with(&format!("{ext}.age")))
-                && !dir.join(format!("{n}{MANIFEST_SUFFIX}")).exists()
+                && !names.contains(&format!("{n}{MANIFEST_SUFFIX}"))
         })
+        .cloned()
         .collect();
-    names.sort();
-    names
+    incomplete.sort();
+    incomplete
 }
 
-/// The newest complete backup of `database` in `dir` that did not fail
-/// verification.
-pub fn latest(dir: &Path, database: Option<&str>, log: &HumanLog) -> Result<BackupRecord> {
-    let catalog = scan(dir, false).map_err(|e| Error::Setup(e.to_string()))?;
-    for name in incomplete_files(dir) {
+/// The newest complete backup of `database` that did not fail verification.
+pub fn latest(location: &Location, database: Option<&str>, log: &HumanLog) -> Result<BackupRecord> {
+    let catalog = location.catalog()?;
+    for name in incomplete_files(&location.names()) {
         log.warn(&format!(
             "skipping {name}: no manifest, not a complete backup"
         ));
@@ -75,7 +127,7 @@ pub fn latest(dir: &Path, database: Option<&str>, log: &HumanLog) -> Result<Back
     if database.is_none() && names.len() > 1 {
         return Err(Error::Usage(format!(
             "--latest: {} holds backups of several databases ({}); choose one with --database",
-            dir.display(),
+            location.label(),
             names.join(", ")
         )));
     }
@@ -93,14 +145,14 @@ pub fn latest(dir: &Path, database: Option<&str>, log: &HumanLog) -> Result<Back
     Err(Error::Failed(format!(
         "no complete backup{} in {} that passed or awaits verification",
         database.map(|d| format!(" of {d}")).unwrap_or_default(),
-        dir.display()
+        location.label()
     )))
 }
 
 /// `--list`: JSON records newest first (with `age_seconds`), or a table
 /// when stdout is a terminal.
-pub fn list(dir: &Path, database: Option<&str>, now: DateTime<Utc>) -> Result<String> {
-    let catalog = scan(dir, false).map_err(|e| Error::Setup(e.to_string()))?;
+pub fn list(location: &Location, database: Option<&str>, now: DateTime<Utc>) -> Result<String> {
+    let catalog = location.catalog()?;
     let mut backups: Vec<BackupRecord> = catalog
         .backups
         .into_iter()

@@ -29,7 +29,8 @@ pub enum LevelArg {
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Backups to check (data file, manifest, folder or glob); default: records on stdin
+    /// Backups to check (data file, manifest, folder, glob, or every backup of an
+    /// s3://BUCKET/PREFIX or ssh://HOST/PATH store); default: records on stdin
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
 
@@ -52,6 +53,9 @@ pub struct Cli {
     pub maintenance_db: String,
 
     #[command(flatten)]
+    pub store: pgb_cli::StoreArgs,
+
+    #[command(flatten)]
     pub log: pgb_cli::LogArgs,
 
     /// Print help
@@ -62,6 +66,7 @@ pub struct Cli {
 /// Extra man page sections, in order.
 pub const MAN_SECTIONS: &[(&str, &str)] = &[
     ("CHECKS", "manifest: the manifest exists, is a pgb manifest and agrees with the record received. sidecar: the .sha256 file exists, names the data file and holds the manifest's digest. size, sha256: the stored file's size and SHA-256 equal the manifest's. archive: the dump decompresses to its end and ends with pg_dump's completion trailer, and raw_size: its decompressed size equals the manifest's raw_bytes (plain); pg_restore reads the whole archive (custom). restore: the backup restores into a scratch database pgb_verify_PID_N with ON_ERROR_STOP in one transaction; tables: every table listed in the manifest exists and, when the manifest has exact counts (pgb-dump --count-rows), has that many rows. The scratch database is dropped even when a check fails. A globals backup is checked up to the archive level. An encrypted backup (.age) is checked at the checksum level without a key; the archive and restore levels decrypt it as it streams (--identity or --passphrase-file) and also check plaintext_sha256, the digest of the decrypted stream."),
+    ("REMOTE STORES", "With an s3:// or ssh:// argument every backup of the store is fetched into a temporary folder (TMPDIR), hashed as it downloads, and checked there at the chosen level; the results are printed, not written back (pgb never overwrites a remote manifest). The stored bytes are what is fetched: an encrypted backup stays encrypted on the local disk."),
     ("OUTPUT", "Each backup record is passed on with \"verify\": {\"ok\", \"level\", \"checks\": [{\"name\", \"ok\", \"detail\"}], \"verified_at\", \"error\"} added; all other fields are kept. Error records from earlier tools pass through untouched. A malformed input line gives an error record naming its line number; the other lines are still processed. See pgb(7)."),
     ("EXIT STATUS", "0: every backup passed. 1: a backup failed a check, an input line was malformed or an error record was received. 2: usage or setup error."),
     ("EXAMPLES", "pgb-dump -d shop | pgb-verify\n\npgb-verify --level checksum /var/backups/pgb/*.sql.gz\n\npgb-verify --level restore -h /run/postgresql /var/backups/pgb/shop_20261121T031500Z.sql.gz"),

@@ -13,7 +13,10 @@ use pgb_core::catalog::{read_manifest, resolve_argument};
 use pgb_core::jsonl::{read_items, InputItem, RecordSink};
 use pgb_core::log::HumanLog;
 use pgb_core::progress::Progress;
+use pgb_core::record::VerifySection;
 use pgb_core::record::{BackupRecord, ErrorRecord};
+use pgb_core::remote::{self, StoreOptions};
+use pgb_core::remote_catalog::{fetch_backup, scan_store, work_dir};
 use pgb_core::verify::{record_result, verify_backup, VerifyLevel, VerifyRequest};
 use pgb_core::{Error, ExitStatus};
 
@@ -30,6 +33,8 @@ pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 #[derive(Debug)]
 pub struct Verifier {
     pub request: VerifyRequest,
+    /// Options for s3:// and ssh:// arguments.
+    pub store: StoreOptions,
     pub record_results: bool,
     pub log: HumanLog,
     pub progress: Progress,
@@ -64,6 +69,7 @@ pub fn run(cli: &Cli) -> ExitStatus {
             maintenance_db: cli.maintenance_db.clone(),
             key,
         },
+        store: cli.store.options(),
         record_results: !cli.no_record,
         log,
         progress: Progress::new(cli.log.quiet),
@@ -108,6 +114,10 @@ impl Verifier {
         // `dir/*` names a data file, its sidecar and its manifest: one backup.
         let mut seen = std::collections::HashSet::new();
         for arg in paths {
+            if remote::is_url(arg) && !arg.starts_with("file://") {
+                status = status.worst(self.run_remote(arg, &self.store, sink));
+                continue;
+            }
             let resolved = match resolve_argument(arg) {
                 Ok(resolved) => resolved,
                 Err(e) => {
@@ -151,12 +161,7 @@ impl Verifier {
         status
     }
 
-    fn verify_and_emit<W: Write>(
-        &self,
-        mut record: BackupRecord,
-        sink: &RecordSink<W>,
-    ) -> ExitStatus {
-        let label = record.path.display().to_string();
+    fn verify_and_emit<W: Write>(&self, record: BackupRecord, sink: &RecordSink<W>) -> ExitStatus {
         let bar = self.progress.bytes(&record.id, Some(record.bytes));
         let mut section = verify_backup(&record, &self.request, &bar);
         bar.finish_and_clear();
@@ -172,6 +177,17 @@ impl Verifier {
                 section.error = Some(format!("record: {e}"));
             }
         }
+        self.report(record, section, sink)
+    }
+
+    /// Logs and prints a verified record; failed verification is exit 1.
+    fn report<W: Write>(
+        &self,
+        mut record: BackupRecord,
+        section: VerifySection,
+        sink: &RecordSink<W>,
+    ) -> ExitStatus {
+        let label = record.path.display().to_string();
         let ok = section.ok;
         if ok {
             self.log
@@ -189,6 +205,59 @@ impl Verifier {
         } else {
             ExitStatus::Failed
         }
+    }
+
+    /// Verifies every backup of a remote store: each is fetched into a work
+    /// folder (hashed as it downloads) and checked there. Results are not
+    /// written back: pgb never overwrites a remote manifest.
+    pub fn run_remote<W: Write>(
+        &self,
+        url: &str,
+        options: &StoreOptions,
+        sink: &RecordSink<W>,
+    ) -> ExitStatus {
+        let fatal = |e: &Error| {
+            self.log.error(&e.to_string());
+            let record = ErrorRecord::from_error(TOOL, e).path(url);
+            self.emit(sink, &record.to_json_line())
+                .worst(ExitStatus::Failed)
+        };
+        let store = match remote::open(url, options) {
+            Ok(store) => store,
+            Err(e) => return fatal(&e),
+        };
+        let catalog = match scan_store(store.as_ref()) {
+            Ok(catalog) => catalog,
+            Err(e) => return fatal(&e),
+        };
+        let mut status = ExitStatus::Success;
+        for record in catalog.backups {
+            let work = match work_dir() {
+                Ok(work) => work,
+                Err(e) => return fatal(&e),
+            };
+            let section = match fetch_backup(store.as_ref(), &record, work.path()) {
+                Ok(local) => {
+                    let bar = self.progress.bytes(&record.id, Some(record.bytes));
+                    let section = verify_backup(&local, &self.request, &bar);
+                    bar.finish_and_clear();
+                    section
+                }
+                Err(e) => VerifySection {
+                    ok: false,
+                    level: self.request.level.as_str().to_string(),
+                    checks: vec![pgb_core::record::CheckResult {
+                        name: "download".into(),
+                        ok: false,
+                        detail: Some(e.to_string()),
+                    }],
+                    verified_at: chrono::Utc::now(),
+                    error: Some(format!("download: {e}")),
+                },
+            };
+            status = status.worst(self.report(record, section, sink));
+        }
+        status
     }
 
     fn emit<W: Write>(&self, sink: &RecordSink<W>, line: &str) -> ExitStatus {
