@@ -92,10 +92,11 @@ mod tests {
     #[test]
     fn urls_pick_their_store() {
         let o = StoreOptions::default();
-        assert!(open("s3://bucket/prefix", &o)
-            .unwrap()
-            .url()
-            .starts_with("s3://bucket/prefix"));
+        // Opening a bucket needs credentials; without them the error says so.
+        match open("s3://bucket/prefix", &o) {
+            Ok(store) => assert_eq!(store.url(), "s3://bucket/prefix"),
+            Err(e) => assert!(e.to_string().contains("AWS_ACCESS_KEY_ID"), "{e}"),
+        }
         assert_eq!(
             open("ssh://backup@nas:2222/srv/pg", &o).unwrap().url(),
             "ssh://backup@nas:2222/srv/pg"
