@@ -12,6 +12,7 @@ pub mod load;
 pub mod lock;
 pub mod log;
 pub mod naming;
+pub mod pargz;
 pub mod pattern;
 pub mod pg;
 pub mod progress;

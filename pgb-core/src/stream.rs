@@ -193,6 +193,7 @@ pub fn check_level(compression: Compression, level: i32) -> Result<(), String> {
 /// A compressing writer over `W`.
 pub enum Encoder<W: Write> {
     Gzip(flate2::write::GzEncoder<W>),
+    ParallelGzip(crate::pargz::ParallelGzip<W>),
     Zstd(zstd::Encoder<'static, W>),
     Plain(W),
 }
@@ -201,6 +202,7 @@ impl<W: Write> std::fmt::Debug for Encoder<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = match self {
             Encoder::Gzip(_) => "gzip",
+            Encoder::ParallelGzip(_) => "gzip (parallel)",
             Encoder::Zstd(_) => "zstd",
             Encoder::Plain(_) => "none",
         };
@@ -209,8 +211,9 @@ impl<W: Write> std::fmt::Debug for Encoder<W> {
 }
 
 impl<W: Write> Encoder<W> {
-    /// `workers` is how many extra threads the compressor may use (zstd only
-    /// for now); 0 compresses on the calling thread.
+    /// `workers` is how many threads the compressor may use besides the
+    /// calling one; 0 compresses on the calling thread. gzip with workers
+    /// writes concatenated members compressed in parallel (see `pargz`).
     pub fn new(
         compression: Compression,
         level: Option<i32>,
@@ -221,10 +224,11 @@ impl<W: Write> Encoder<W> {
         Ok(match compression {
             Compression::Gzip => {
                 let level = u32::try_from(level.unwrap_or(6)).unwrap_or(6);
-                Encoder::Gzip(flate2::write::GzEncoder::new(
-                    inner,
-                    flate2::Compression::new(level),
-                ))
+                if workers > 0 {
+                    Encoder::ParallelGzip(crate::pargz::ParallelGzip::new(inner, level, workers as usize))
+                } else {
+                    Encoder::Gzip(flate2::write::GzEncoder::new(inner, flate2::Compression::new(level)))
+                }
             }
             Compression::Zstd => {
                 let mut encoder = zstd::Encoder::new(inner, level.unwrap_or(3))?;
@@ -241,6 +245,7 @@ impl<W: Write> Encoder<W> {
     pub fn finish(self) -> io::Result<W> {
         match self {
             Encoder::Gzip(e) => e.finish(),
+            Encoder::ParallelGzip(e) => e.finish(),
             Encoder::Zstd(e) => e.finish(),
             Encoder::Plain(w) => Ok(w),
         }
@@ -251,6 +256,7 @@ impl<W: Write> Write for Encoder<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Encoder::Gzip(e) => e.write(buf),
+            Encoder::ParallelGzip(e) => e.write(buf),
             Encoder::Zstd(e) => e.write(buf),
             Encoder::Plain(w) => w.write(buf),
         }
@@ -259,6 +265,7 @@ impl<W: Write> Write for Encoder<W> {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Encoder::Gzip(e) => e.flush(),
+            Encoder::ParallelGzip(e) => e.flush(),
             Encoder::Zstd(e) => e.flush(),
             Encoder::Plain(w) => w.flush(),
         }
@@ -292,10 +299,14 @@ mod tests {
     use super::*;
 
     fn round_trip(compression: Compression) {
+        round_trip_with_workers(compression, 0);
+    }
+
+    fn round_trip_with_workers(compression: Compression, workers: u32) {
         let data: Vec<u8> = (0..300_000u32)
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect();
-        let mut enc = Encoder::new(compression, None, 0, HashingWriter::new(Vec::new())).unwrap();
+        let mut enc = Encoder::new(compression, None, workers, HashingWriter::new(Vec::new())).unwrap();
         enc.write_all(&data).unwrap();
         let (stored, digest) = enc.finish().unwrap().finish();
         assert_eq!(digest.bytes, stored.len() as u64);
@@ -315,6 +326,7 @@ mod tests {
     #[test]
     fn every_compression_round_trips_with_matching_digests() {
         round_trip(Compression::Gzip);
+        round_trip_with_workers(Compression::Gzip, 2);
         round_trip(Compression::Zstd);
         round_trip(Compression::None);
     }

@@ -277,11 +277,12 @@ pub fn plan(cli: &Cli) -> Result<Vec<DumpRequest>> {
     Ok(requests)
 }
 
-/// zstd may use the cores that pg_dump and the server leave free.
+/// Compression threads per dump: the machine's cores shared by the dumps
+/// running at once. pg_dump and the server wait on I/O much of the time,
+/// so the compressor may use every core; the scheduler shares them.
 fn compress_workers(jobs: u32) -> u32 {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let free = u32::try_from(cores).unwrap_or(1).saturating_sub(jobs);
-    free.max(1)
+    (u32::try_from(cores).unwrap_or(1) / jobs.max(1)).max(1)
 }
 
 /// Every connectable, non-template database, by name.
