@@ -30,23 +30,8 @@ pub enum OutputFormat {
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Where the backups are: a folder, s3://BUCKET/PREFIX or ssh://[USER@]HOST[:PORT]/PATH
-    /// (default: --dir)
-    #[arg(value_name = "LOCATION")]
-    pub location: Option<String>,
-
-    /// Backup folder to check
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "BACKUP_DIR",
-        default_value = "./backups"
-    )]
-    pub dir: PathBuf,
-
-    /// Also check the backups in subfolders
-    #[arg(short = 'r', long)]
-    pub recursive: bool,
+    #[command(flatten)]
+    pub location: pgb_cli::LocationArgs,
 
     /// Only check this database (CRITICAL if it has no backup); repeatable
     #[arg(short = 'd', long = "database", value_name = "NAME")]

@@ -11,8 +11,8 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pgb_core::catalog::scan;
 use pgb_core::record::{CheckRecord, PROTOCOL_VERSION};
+use pgb_core::remote_catalog::Location;
 
 use checks::{evaluate, CheckSettings, Report, Source, Status};
 use cli::{Cli, OutputFormat};
@@ -56,30 +56,24 @@ pub fn run(cli: &Cli) -> Status {
             "--size-change must be a percentage of zero or more".into(),
         );
     }
-    let location = cli
-        .location
-        .clone()
-        .unwrap_or_else(|| cli.dir.display().to_string());
-    let store = if pgb_core::remote::is_url(&location) {
-        match pgb_core::remote::open(&location, &cli.store.options()) {
-            Ok(store) => Some(store),
-            Err(e) => return unknown(cli, e.to_string()),
-        }
-    } else {
-        None
+    let location = match cli.location.open(&cli.store) {
+        Ok(location) => location,
+        Err(e) => return unknown(cli, e.to_string()),
     };
-    let dir = std::path::PathBuf::from(&location);
-    let (source, scanned) = match &store {
-        Some(store) => (
-            Source::Remote(store.as_ref()),
-            pgb_core::remote_catalog::scan_store(store.as_ref()),
-        ),
-        None => (Source::Local(&dir), scan(&dir, cli.recursive)),
+    let source = match &location {
+        Location::Local(dir) => Source::Local(dir),
+        Location::Remote(store) => Source::Remote(store.as_ref()),
     };
-    let catalog = match scanned {
+    let catalog = match location.catalog(cli.location.recursive) {
         Ok(catalog) => catalog,
-        Err(e) => return unknown(cli, format!("cannot read the backups at {location}: {e}")),
+        Err(e) => {
+            return unknown(
+                cli,
+                format!("cannot read the backups at {}: {e}", location.label()),
+            )
+        }
     };
+
     let settings = CheckSettings {
         databases: cli.databases.clone(),
         max_age: cli.max_age,

@@ -15,7 +15,7 @@ use pgb_core::log::HumanLog;
 use pgb_core::pg::PgClient;
 use pgb_core::ExitStatus;
 
-pub use store::StoreArgs;
+pub use store::{LocationArgs, StoreArgs};
 
 /// How to reach the server and its client programs.
 #[derive(Debug, Clone, Args)]

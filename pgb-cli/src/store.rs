@@ -37,3 +37,35 @@ impl StoreArgs {
         }
     }
 }
+
+/// Where pgb-prune and pgb-check look for backups.
+#[derive(Debug, Clone, Args)]
+pub struct LocationArgs {
+    /// Where the backups are: a folder, s3://BUCKET/PREFIX or
+    /// ssh://[USER@]HOST[:PORT]/PATH (default: --dir)
+    #[arg(value_name = "LOCATION")]
+    pub location: Option<String>,
+
+    /// Backup folder
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BACKUP_DIR",
+        default_value = "./backups"
+    )]
+    pub dir: PathBuf,
+
+    /// Also read the backups in subfolders (each folder is its own set of series)
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+}
+
+impl LocationArgs {
+    pub fn open(&self, store: &StoreArgs) -> pgb_core::Result<pgb_core::remote_catalog::Location> {
+        let text = self
+            .location
+            .clone()
+            .unwrap_or_else(|| self.dir.display().to_string());
+        pgb_core::remote_catalog::Location::open(&text, &store.options())
+    }
+}

@@ -97,6 +97,67 @@ pub fn read_items<R: BufRead>(reader: R) -> impl Iterator<Item = InputItem> {
     })
 }
 
+/// What became of one input line in a tool that acts on backup records.
+#[derive(Debug)]
+pub enum Forwarded {
+    /// A backup record for the tool to act on.
+    Backup(Box<BackupRecord>),
+    /// Passed on untouched (or reported); `failed` when the run must end
+    /// non-zero because of it (an error record received, a malformed line).
+    PassedOn { failed: bool },
+}
+
+/// The common handling of input lines: backups are handed to the tool; error
+/// records and records of other types are passed on byte for byte; a
+/// malformed line becomes an error record of `tool` naming its line.
+pub fn forward<W: Write>(
+    item: InputItem,
+    sink: &RecordSink<W>,
+    tool: &str,
+    log: &crate::log::HumanLog,
+) -> Forwarded {
+    let (line, failed) = match item {
+        InputItem::Backup { record, .. } => return Forwarded::Backup(record),
+        InputItem::Error { raw } => {
+            log.warn("passing on an error record from an earlier tool");
+            (raw, true)
+        }
+        InputItem::Other { raw } => (raw, false),
+        InputItem::Malformed { line, message } => {
+            log.error(&format!("stdin {message}"));
+            let mut record = ErrorRecord::new(tool, format!("malformed input: {message}"));
+            record.line = Some(line);
+            (record.to_json_line(), true)
+        }
+    };
+    match sink.emit_line(&line) {
+        Ok(()) => Forwarded::PassedOn { failed },
+        Err(e) => {
+            log.error(&format!("cannot write to stdout: {e}"));
+            Forwarded::PassedOn { failed: true }
+        }
+    }
+}
+
+/// Reads all of `input`, forwarding what is not a backup; returns the
+/// backups and whether anything forwarded means failure.
+pub fn collect_backups<R: BufRead, W: Write>(
+    input: R,
+    sink: &RecordSink<W>,
+    tool: &str,
+    log: &crate::log::HumanLog,
+) -> (Vec<BackupRecord>, bool) {
+    let mut backups = Vec::new();
+    let mut failed = false;
+    for item in read_items(input) {
+        match forward(item, sink, tool, log) {
+            Forwarded::Backup(record) => backups.push(*record),
+            Forwarded::PassedOn { failed: f } => failed |= f,
+        }
+    }
+    (backups, failed)
+}
+
 /// stdout as a record sink: one line per record, flushed at once so the next
 /// tool in the pipeline sees each backup as soon as it exists. Shared by
 /// worker threads, hence the mutex.

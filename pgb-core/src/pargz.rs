@@ -39,7 +39,9 @@ pub struct ParallelGzip<W: Write> {
 
 impl<W: Write> std::fmt::Debug for ParallelGzip<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParallelGzip").field("workers", &self.workers.len()).finish()
+        f.debug_struct("ParallelGzip")
+            .field("workers", &self.workers.len())
+            .finish()
     }
 }
 
@@ -61,7 +63,10 @@ impl<W: Write> ParallelGzip<W> {
                 let jobs = Arc::clone(&job_rx);
                 let done = done_tx.clone();
                 std::thread::spawn(move || loop {
-                    let job = jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                    let job = jobs
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
                     let Ok((seq, data)) = job else { break };
                     if done.send((seq, compress(level, &data))).is_err() {
                         break;
@@ -85,7 +90,10 @@ impl<W: Write> ParallelGzip<W> {
 
     fn submit(&mut self) -> io::Result<()> {
         let data = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
-        let jobs = self.jobs.as_ref().ok_or_else(|| io::Error::other("parallel gzip already finished"))?;
+        let jobs = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("parallel gzip already finished"))?;
         jobs.send((self.next_job, data))
             .map_err(|_| io::Error::other("parallel gzip workers stopped"))?;
         self.next_job += 1;
@@ -152,19 +160,25 @@ mod tests {
 
     #[test]
     fn output_is_gzip_that_any_reader_decodes_in_order() {
-        let data: Vec<u8> = (0..(3 * CHUNK + 12345)).map(|i| (i % 251) as u8 ^ (i / 7919) as u8).collect();
+        let data: Vec<u8> = (0..(3 * CHUNK + 12345))
+            .map(|i| (i % 251) as u8 ^ (i / 7919) as u8)
+            .collect();
         let mut writer = ParallelGzip::new(Vec::new(), 6, 3);
         for piece in data.chunks(100_003) {
             writer.write_all(piece).unwrap();
         }
         let gz = writer.finish().unwrap();
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(gz.as_slice()).read_to_end(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(gz.as_slice())
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, data);
 
         let empty = ParallelGzip::new(Vec::new(), 6, 2).finish().unwrap();
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(empty.as_slice()).read_to_end(&mut out).unwrap();
+        flate2::read::MultiGzDecoder::new(empty.as_slice())
+            .read_to_end(&mut out)
+            .unwrap();
         assert!(out.is_empty() && !empty.is_empty());
     }
 

@@ -127,3 +127,71 @@ pub fn work_dir() -> Result<tempfile::TempDir> {
         .tempdir_in(&base)
         .at(&base)
 }
+
+/// Where a tool finds backups: a local folder or a remote store. The one
+/// place that decides between them, for pgb-prune, pgb-check and pgb-restore.
+#[derive(Debug)]
+pub enum Location {
+    Local(PathBuf),
+    Remote(Box<dyn Store>),
+}
+
+impl Location {
+    /// A folder path, `file://` path, or `s3://` / `ssh://` URL.
+    pub fn open(text: &str, options: &crate::remote::StoreOptions) -> Result<Location> {
+        if crate::remote::is_url(text) && !text.starts_with("file://") {
+            Ok(Location::Remote(crate::remote::open(text, options)?))
+        } else {
+            Ok(Location::Local(PathBuf::from(
+                text.trim_start_matches("file://"),
+            )))
+        }
+    }
+
+    /// For messages: the folder or the URL.
+    pub fn label(&self) -> String {
+        match self {
+            Location::Local(dir) => dir.display().to_string(),
+            Location::Remote(store) => store.url(),
+        }
+    }
+
+    pub fn store(&self) -> Option<&dyn Store> {
+        match self {
+            Location::Local(_) => None,
+            Location::Remote(store) => Some(store.as_ref()),
+        }
+    }
+
+    /// The catalog; `recursive` applies to folders only.
+    pub fn catalog(&self, recursive: bool) -> Result<Catalog> {
+        match self {
+            Location::Local(dir) => crate::catalog::scan(dir, recursive),
+            Location::Remote(store) => scan_store(store.as_ref()),
+        }
+    }
+
+    /// Every file name at the location (not recursive).
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Location::Local(dir) => std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Location::Remote(store) => store.list().unwrap_or_default(),
+        }
+    }
+
+    /// A local record to read the backup from: the record itself for a
+    /// folder; for a remote store the backup is fetched into `work`.
+    pub fn materialize(&self, record: &BackupRecord, work: &Path) -> Result<BackupRecord> {
+        match self {
+            Location::Local(_) => Ok(record.clone()),
+            Location::Remote(store) => fetch_backup(store.as_ref(), record, work),
+        }
+    }
+}

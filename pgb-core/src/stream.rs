@@ -225,9 +225,16 @@ impl<W: Write> Encoder<W> {
             Compression::Gzip => {
                 let level = u32::try_from(level.unwrap_or(6)).unwrap_or(6);
                 if workers > 0 {
-                    Encoder::ParallelGzip(crate::pargz::ParallelGzip::new(inner, level, workers as usize))
+                    Encoder::ParallelGzip(crate::pargz::ParallelGzip::new(
+                        inner,
+                        level,
+                        workers as usize,
+                    ))
                 } else {
-                    Encoder::Gzip(flate2::write::GzEncoder::new(inner, flate2::Compression::new(level)))
+                    Encoder::Gzip(flate2::write::GzEncoder::new(
+                        inner,
+                        flate2::Compression::new(level),
+                    ))
                 }
             }
             Compression::Zstd => {
@@ -313,7 +320,8 @@ mod tests {
         let data: Vec<u8> = (0..300_000u32)
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect();
-        let mut enc = Encoder::new(compression, None, workers, HashingWriter::new(Vec::new())).unwrap();
+        let mut enc =
+            Encoder::new(compression, None, workers, HashingWriter::new(Vec::new())).unwrap();
         enc.write_all(&data).unwrap();
         let (stored, digest) = enc.finish().unwrap().finish();
         assert_eq!(digest.bytes, stored.len() as u64);

@@ -1,8 +1,6 @@
 //! The command line of pgb-prune, kept apart from the logic so the man page
 //! generator can render it.
 
-use std::path::PathBuf;
-
 use clap::{ArgAction, Parser};
 
 /// Delete old pgb backups by a retention policy that never loses the last good one.
@@ -20,23 +18,8 @@ use clap::{ArgAction, Parser};
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Where the backups are: a folder, s3://BUCKET/PREFIX or ssh://[USER@]HOST[:PORT]/PATH
-    /// (default: --dir)
-    #[arg(value_name = "LOCATION")]
-    pub location: Option<String>,
-
-    /// Backup folder to prune
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "BACKUP_DIR",
-        default_value = "./backups"
-    )]
-    pub dir: PathBuf,
-
-    /// Also prune the backups in subfolders (each folder is its own set of series)
-    #[arg(short = 'r', long)]
-    pub recursive: bool,
+    #[command(flatten)]
+    pub location: pgb_cli::LocationArgs,
 
     /// Only prune the backups of this database; repeatable
     #[arg(short = 'd', long = "database", value_name = "NAME")]

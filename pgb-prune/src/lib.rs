@@ -11,13 +11,13 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use pgb_core::catalog::{delete_backup, scan, Catalog};
+use pgb_core::catalog::{delete_backup, Catalog};
 use pgb_core::dump::lock_key;
 use pgb_core::jsonl::RecordSink;
 use pgb_core::log::HumanLog;
 use pgb_core::record::{ErrorRecord, PruneRecord, PROTOCOL_VERSION};
-use pgb_core::remote::{self, Store};
-use pgb_core::remote_catalog::{delete_remote_backup, scan_store};
+use pgb_core::remote::Store;
+use pgb_core::remote_catalog::delete_remote_backup;
 use pgb_core::retention::{decide, BackupFacts, Period, RetentionPolicy};
 use pgb_core::units::parse_chrono_duration;
 use pgb_core::{lock, Error, ExitStatus, Result};
@@ -39,23 +39,11 @@ pub fn run(cli: &Cli) -> ExitStatus {
         Ok(policy) => policy,
         Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
     };
-    let location = cli
-        .location
-        .clone()
-        .unwrap_or_else(|| cli.dir.display().to_string());
-    let store = if remote::is_url(&location) {
-        match remote::open(&location, &cli.store.options()) {
-            Ok(store) => Some(store),
-            Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
-        }
-    } else {
-        None
+    let location = match cli.location.open(&cli.store) {
+        Ok(location) => location,
+        Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
     };
-    let scanned = match &store {
-        Some(store) => scan_store(store.as_ref()),
-        None => scan(std::path::Path::new(&location), cli.recursive),
-    };
-    let catalog = match scanned {
+    let catalog = match location.catalog(cli.location.recursive) {
         Ok(catalog) => catalog,
         Err(e) => return pgb_core::exit::report_fatal(TOOL, &Error::Setup(e.to_string())),
     };
@@ -65,7 +53,7 @@ pub fn run(cli: &Cli) -> ExitStatus {
     let now = cli.now.unwrap_or_else(Utc::now);
     let plan = plan(&catalog, &policy, &cli.databases, now, cli.partial_max_age);
     let sink = RecordSink::new(std::io::stdout());
-    execute(&plan, cli.dry_run, store.as_deref(), &log, &sink)
+    execute(&plan, cli.dry_run, location.store(), &log, &sink)
 }
 
 /// Builds the policy; no rule at all is a usage error.

@@ -14,10 +14,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use pgb_core::conn::DbTarget;
-use pgb_core::jsonl::{read_items, InputItem, RecordSink};
+use pgb_core::jsonl::{collect_backups, RecordSink};
 use pgb_core::load::LoadOptions;
 use pgb_core::progress::Progress;
 use pgb_core::record::{BackupRecord, ErrorRecord};
+use pgb_core::remote_catalog::Location;
 use pgb_core::{Error, ExitStatus};
 
 use cli::Cli;
@@ -41,11 +42,11 @@ pub fn run(cli: &Cli) -> ExitStatus {
             &Error::Usage("--latest and --list take one place to look (a folder or URL)".into()),
         );
     }
-    let location =
-        match select::Location::open(cli.paths.first().unwrap_or(&cli.dir), &cli.store.options()) {
-            Ok(location) => location,
-            Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
-        };
+    let location = match Location::open(cli.paths.first().unwrap_or(&cli.dir), &cli.store.options())
+    {
+        Ok(location) => location,
+        Err(e) => return pgb_core::exit::report_fatal(TOOL, &e),
+    };
     if cli.list {
         return match select::list(&location, cli.database.as_deref(), chrono::Utc::now()) {
             Ok(text) => {
@@ -87,30 +88,14 @@ pub fn run(cli: &Cli) -> ExitStatus {
             ),
         );
     } else {
-        let mut backups = Vec::new();
-        for item in read_items(std::io::stdin().lock()) {
-            match item {
-                InputItem::Backup { record, .. } => {
-                    if cli.database.as_ref().is_none_or(|d| &record.database == d) {
-                        backups.push(*record);
-                    }
-                }
-                InputItem::Error { raw } => {
-                    status = status.worst(ExitStatus::Failed);
-                    let _ = sink.emit_line(&raw);
-                }
-                InputItem::Other { raw } => {
-                    let _ = sink.emit_line(&raw);
-                }
-                InputItem::Malformed { line, message } => {
-                    status = status.worst(ExitStatus::Failed);
-                    let mut record = ErrorRecord::new(TOOL, format!("malformed input: {message}"));
-                    record.line = Some(line);
-                    let _ = sink.emit_line(&record.to_json_line());
-                }
-            }
+        let (backups, failed) = collect_backups(std::io::stdin().lock(), &sink, TOOL, &log);
+        if failed {
+            status = ExitStatus::Failed;
         }
         backups
+            .into_iter()
+            .filter(|b| cli.database.as_ref().is_none_or(|d| &b.database == d))
+            .collect()
     };
     if backups.is_empty() && status == ExitStatus::Success {
         return pgb_core::exit::report_fatal(

@@ -3,14 +3,12 @@
 //! `--list` view.
 
 use std::io::IsTerminal;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use pgb_core::catalog::{read_manifest, resolve_argument, scan, Catalog, MANIFEST_SUFFIX};
+use pgb_core::catalog::{read_manifest, resolve_argument, MANIFEST_SUFFIX};
 use pgb_core::log::HumanLog;
 use pgb_core::record::{BackupKind, BackupRecord};
-use pgb_core::remote::{self, Store, StoreOptions};
-use pgb_core::remote_catalog::{fetch_backup, scan_store};
+use pgb_core::remote_catalog::Location;
 use pgb_core::{Error, Result};
 
 /// The backups named by path arguments.
@@ -36,60 +34,6 @@ pub fn from_paths(paths: &[String]) -> Result<Vec<BackupRecord>> {
     Ok(records)
 }
 
-/// Where `--latest` and `--list` look: a folder or a remote store.
-#[derive(Debug)]
-pub enum Location {
-    Local(std::path::PathBuf),
-    Remote(Box<dyn Store>),
-}
-
-impl Location {
-    pub fn open(text: &str, options: &StoreOptions) -> Result<Location> {
-        if remote::is_url(text) && !text.starts_with("file://") {
-            Ok(Location::Remote(remote::open(text, options)?))
-        } else {
-            Ok(Location::Local(text.trim_start_matches("file://").into()))
-        }
-    }
-
-    pub fn label(&self) -> String {
-        match self {
-            Location::Local(dir) => dir.display().to_string(),
-            Location::Remote(store) => store.url(),
-        }
-    }
-
-    fn catalog(&self) -> Result<Catalog> {
-        match self {
-            Location::Local(dir) => scan(dir, false).map_err(|e| Error::Setup(e.to_string())),
-            Location::Remote(store) => scan_store(store.as_ref()),
-        }
-    }
-
-    fn names(&self) -> Vec<String> {
-        match self {
-            Location::Local(dir) => std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Location::Remote(store) => store.list().unwrap_or_default(),
-        }
-    }
-
-    /// A local record to restore from: the record itself for a folder; for a
-    /// remote store the backup is fetched into `work` (hashed as it arrives).
-    pub fn materialize(&self, record: &BackupRecord, work: &Path) -> Result<BackupRecord> {
-        match self {
-            Location::Local(_) => Ok(record.clone()),
-            Location::Remote(store) => fetch_backup(store.as_ref(), record, work),
-        }
-    }
-}
-
 /// Data files that have no manifest: dumps that never completed.
 fn incomplete_files(names: &[String]) -> Vec<String> {
     let mut incomplete: Vec<String> = names
@@ -109,7 +53,7 @@ fn incomplete_files(names: &[String]) -> Vec<String> {
 
 /// The newest complete backup of `database` that did not fail verification.
 pub fn latest(location: &Location, database: Option<&str>, log: &HumanLog) -> Result<BackupRecord> {
-    let catalog = location.catalog()?;
+    let catalog = location.catalog(false)?;
     for name in incomplete_files(&location.names()) {
         log.warn(&format!(
             "skipping {name}: no manifest, not a complete backup"
@@ -152,7 +96,7 @@ pub fn latest(location: &Location, database: Option<&str>, log: &HumanLog) -> Re
 /// `--list`: JSON records newest first (with `age_seconds`), or a table
 /// when stdout is a terminal.
 pub fn list(location: &Location, database: Option<&str>, now: DateTime<Utc>) -> Result<String> {
-    let catalog = location.catalog()?;
+    let catalog = location.catalog(false)?;
     let mut backups: Vec<BackupRecord> = catalog
         .backups
         .into_iter()

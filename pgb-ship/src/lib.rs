@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use pgb_core::catalog::{delete_backup, read_manifest, resolve_argument, scan};
-use pgb_core::jsonl::{read_items, InputItem, RecordSink};
+use pgb_core::jsonl::{collect_backups, RecordSink};
 use pgb_core::log::HumanLog;
 use pgb_core::record::{BackupRecord, ErrorRecord};
 use pgb_core::remote::{self, Store};
@@ -70,23 +70,10 @@ pub fn run(cli: &Cli) -> ExitStatus {
                 ),
             );
         }
-        for item in read_items(std::io::stdin().lock()) {
-            match item {
-                InputItem::Backup { record, .. } => backups.push(*record),
-                InputItem::Error { raw } => {
-                    status = ExitStatus::Failed;
-                    let _ = sink.emit_line(&raw);
-                }
-                InputItem::Other { raw } => {
-                    let _ = sink.emit_line(&raw);
-                }
-                InputItem::Malformed { line, message } => {
-                    status = ExitStatus::Failed;
-                    let mut record = ErrorRecord::new(TOOL, format!("malformed input: {message}"));
-                    record.line = Some(line);
-                    let _ = sink.emit_line(&record.to_json_line());
-                }
-            }
+        let (records, failed) = collect_backups(std::io::stdin().lock(), &sink, TOOL, &log);
+        backups = records;
+        if failed {
+            status = ExitStatus::Failed;
         }
     } else {
         for arg in backup_args {

@@ -10,7 +10,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use pgb_core::catalog::{read_manifest, resolve_argument};
-use pgb_core::jsonl::{read_items, InputItem, RecordSink};
+use pgb_core::jsonl::{forward, read_items, Forwarded, RecordSink};
 use pgb_core::log::HumanLog;
 use pgb_core::progress::Progress;
 use pgb_core::record::VerifySection;
@@ -87,21 +87,10 @@ impl Verifier {
     pub fn run_stdin<W: Write>(&self, input: impl BufRead, sink: &RecordSink<W>) -> ExitStatus {
         let mut status = ExitStatus::Success;
         for item in read_items(input) {
-            let outcome = match item {
-                InputItem::Backup { record, .. } => self.verify_and_emit(*record, sink),
-                InputItem::Error { raw } => {
-                    self.log
-                        .warn("passing on an error record from an earlier tool");
-                    self.emit(sink, &raw).worst(ExitStatus::Failed)
-                }
-                InputItem::Other { raw } => self.emit(sink, &raw),
-                InputItem::Malformed { line, message } => {
-                    self.log.error(&format!("stdin {message}"));
-                    let mut record = ErrorRecord::new(TOOL, format!("malformed input: {message}"));
-                    record.line = Some(line);
-                    self.emit(sink, &record.to_json_line())
-                        .worst(ExitStatus::Failed)
-                }
+            let outcome = match forward(item, sink, TOOL, &self.log) {
+                Forwarded::Backup(record) => self.verify_and_emit(*record, sink),
+                Forwarded::PassedOn { failed: true } => ExitStatus::Failed,
+                Forwarded::PassedOn { failed: false } => ExitStatus::Success,
             };
             status = status.worst(outcome);
         }
