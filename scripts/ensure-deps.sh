@@ -22,12 +22,13 @@ command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 [ -x /usr/bin/time ] || missing+=(time)
 
 # The S3-compatible test server comes from PyPI.
-if ! command -v moto_server >/dev/null 2>&1; then
+if ! command -v moto_server >/dev/null 2>&1 && ! python3 -c "import moto.server" >/dev/null 2>&1; then
     echo "installing: moto[server] (pip)" >&2
     python3 -m pip install --quiet "moto[server]>=5" || {
         echo "cannot install moto[server]: run python3 -m pip install 'moto[server]'" >&2
         exit 1
     }
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -43,13 +43,29 @@ pub struct S3Server {
 impl S3Server {
     pub fn start() -> S3Server {
         let port = free_port();
+        let args = [
+            "-H".to_string(),
+            "127.0.0.1".to_string(),
+            "-p".to_string(),
+            port.to_string(),
+        ];
+        // The console script may not be on PATH yet (pyenv shims are made
+        // lazily); the module always runs with the python that has it.
         let mut child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
+            .or_else(|_| {
+                Command::new("python3")
+                    .args(["-m", "moto.server"])
+                    .args(&args)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+            })
             .unwrap_or_else(|e| {
-                panic!("cannot start moto_server ({e}): install it with pip install 'moto[server]'")
+                panic!("cannot start moto_server ({e}): install it with python3 -m pip install 'moto[server]'")
             });
         wait_for_port(port, "moto_server", &mut child);
         S3Server { port, child }
