@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-deps.sh
-cargo build --release --quiet -p pgb-dump -p pgb-verify
+cargo build --release --quiet -p pgb-dump -p pgb-verify -p pgb-ship -p pgb-check -p pgb-prune
 BIN=$PWD/target/release
 
 INITDB=$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)
@@ -71,6 +71,24 @@ ls -l "$WORK/backups"
 
 step "sha256sum -c works on the sidecars without pgb"
 (cd "$WORK/backups" && sha256sum -c ./*.sha256)
+
+step "pgb-ship: an off-site copy (here a second folder), checked after copying"
+mkdir -p "$WORK/offsite"
+"$BIN/pgb-ship" -q "$WORK/offsite" < "$WORK/records.jsonl" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    print(r["id"], "->", r["copies"][-1]["url"])'
+
+step "pgb-check: monitoring line for Nagios/Icinga"
+"$BIN/pgb-check" --dir "$WORK/backups" --format nagios || true
+
+step "pgb-prune --keep-last 1 --dry-run: what retention would do (nothing is deleted)"
+"$BIN/pgb-prune" -q --dir "$WORK/backups" --keep-last 1 --dry-run | python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    print(r["action"], r["id"], r["reasons"])'
 
 step "a corrupted backup is caught (one byte flipped)"
 victim=$(ls "$WORK"/backups/inventory_*.sql.gz)
