@@ -8,16 +8,11 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use pgb_testkit::fixtures::create_small_database;
-use pgb_testkit::{Cluster, Tool, ToolOutput};
+use pgb_testkit::{take_backup, Cluster, Tool, ToolOutput};
 use serde_json::Value;
 
 fn dump(cluster: &Cluster, dir: &Path, db: &str, name: &str) -> Value {
-    let out = Tool::new("pgb-dump")
-        .cluster(cluster)
-        .args(["--dir", dir.to_str().unwrap(), "-d", db, "--name", name])
-        .run();
-    out.expect_code(0);
-    out.of_type("backup").remove(0)
+    take_backup(cluster, dir, db, &["--name", name])
 }
 
 fn check(dir: &Path, args: &[&str]) -> ToolOutput {

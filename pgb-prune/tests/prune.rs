@@ -9,16 +9,11 @@ use std::process::Command;
 
 use pgb_testkit::fixtures::create_small_database;
 use pgb_testkit::wrappers::{file_names, pg_bin_with_pg_dump, shell_quote, wait_for_file};
-use pgb_testkit::{Cluster, Tool, ToolOutput};
+use pgb_testkit::{take_backup, Cluster, Tool, ToolOutput};
 use serde_json::Value;
 
 fn dump(cluster: &Cluster, dir: &Path, db: &str, name: &str) -> Value {
-    let out = Tool::new("pgb-dump")
-        .cluster(cluster)
-        .args(["--dir", dir.to_str().unwrap(), "-d", db, "--name", name])
-        .run();
-    out.expect_code(0);
-    out.of_type("backup").remove(0)
+    take_backup(cluster, dir, db, &["--name", name])
 }
 
 /// Gives a real backup another start time in its manifest.

@@ -9,17 +9,11 @@ use std::process::{Command, Stdio};
 use pgb_testkit::compare::{assert_same_content, data_checksums, restore_with_plain_tools};
 use pgb_testkit::fixtures::{create_rich_database, create_small_database};
 use pgb_testkit::wrappers::pg_bin_with_pg_dump;
-use pgb_testkit::{bin, Cluster, Tool, ToolOutput};
+use pgb_testkit::{bin, take_backup, Cluster, Tool, ToolOutput};
 use serde_json::Value;
 
 fn dump(cluster: &Cluster, dir: &Path, db: &str, extra: &[&str]) -> Value {
-    let out = Tool::new("pgb-dump")
-        .cluster(cluster)
-        .args(["--dir", dir.to_str().unwrap(), "-d", db])
-        .args(extra)
-        .run();
-    out.expect_code(0);
-    out.of_type("backup").remove(0)
+    take_backup(cluster, dir, db, extra)
 }
 
 fn restore(cluster: &Cluster, args: &[&str]) -> ToolOutput {

@@ -9,17 +9,11 @@ use std::process::Command;
 
 use pgb_testkit::fixtures::{create_large_database, create_small_database};
 use pgb_testkit::servers::{CuttingProxy, S3Server, SshServer};
-use pgb_testkit::{Cluster, Tool, ToolOutput};
+use pgb_testkit::{take_backup, Cluster, Tool, ToolOutput};
 use serde_json::Value;
 
 fn dump(cluster: &Cluster, dir: &Path, db: &str, extra: &[&str]) -> Value {
-    let out = Tool::new("pgb-dump")
-        .cluster(cluster)
-        .args(["--dir", dir.to_str().unwrap(), "-d", db])
-        .args(extra)
-        .run();
-    out.expect_code(0);
-    out.of_type("backup").remove(0)
+    take_backup(cluster, dir, db, extra)
 }
 
 fn ship(record: &Value, args: &[&str], env: &[(String, String)]) -> ToolOutput {

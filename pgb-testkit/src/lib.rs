@@ -14,4 +14,4 @@ pub mod tool;
 pub mod wrappers;
 
 pub use cluster::Cluster;
-pub use tool::{bin, Tool, ToolOutput};
+pub use tool::{bin, take_backup, Tool, ToolOutput};

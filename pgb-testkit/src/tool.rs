@@ -153,3 +153,15 @@ impl Tool {
             .unwrap()
     }
 }
+
+/// Takes a backup of `db` into `dir` with the real pgb-dump (plus `extra`
+/// options) and returns its record; panics if it fails.
+pub fn take_backup(cluster: &Cluster, dir: &std::path::Path, db: &str, extra: &[&str]) -> Value {
+    let out = Tool::new("pgb-dump")
+        .cluster(cluster)
+        .args(["--dir", dir.to_str().unwrap(), "-d", db])
+        .args(extra)
+        .run();
+    out.expect_code(0);
+    out.of_type("backup").remove(0)
+}

@@ -7,18 +7,12 @@
 use std::path::{Path, PathBuf};
 
 use pgb_testkit::fixtures::{create_rich_database, create_small_database};
-use pgb_testkit::{Cluster, Tool, ToolOutput};
+use pgb_testkit::{take_backup, Cluster, Tool, ToolOutput};
 use serde_json::Value;
 
 /// Takes a backup of `db` into `dir` and returns its record.
 fn backup(cluster: &Cluster, dir: &Path, db: &str, extra: &[&str]) -> Value {
-    let out = Tool::new("pgb-dump")
-        .cluster(cluster)
-        .args(["--dir", dir.to_str().unwrap(), "-d", db])
-        .args(extra)
-        .run();
-    out.expect_code(0);
-    out.of_type("backup").remove(0)
+    take_backup(cluster, dir, db, extra)
 }
 
 fn verify_paths(cluster: &Cluster, args: &[&str]) -> ToolOutput {
