@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use age::secrecy::ExposeSecret;
 use pgb_testkit::compare::assert_same_content;
 use pgb_testkit::fixtures::{create_large_database, create_rich_database};
-use pgb_testkit::wrappers::{file_names, pg_bin_with_pg_dump, shell_quote, wait_for_file};
+use pgb_testkit::wrappers::{file_names, pg_bin_pausing, wait_for_file};
 use pgb_testkit::{Cluster, Tool};
 use serde_json::Value;
 
@@ -179,16 +179,7 @@ fn no_plaintext_touches_the_disk_during_an_encrypted_dump() {
     let dir = tempfile::tempdir().unwrap();
     let (_, public) = identity(dir.path(), "key.txt");
     let backups = dir.path().join("b");
-    let ready = dir.path().join("ready");
-    // The real dump, paused after 1 MB so the partial file can be inspected.
-    let bin = pg_bin_with_pg_dump(
-        cluster,
-        &dir.path().join("bin"),
-        &format!(
-            "set -o pipefail\n\"$REAL/pg_dump\" \"$@\" | {{ head -c 1000000; touch {r}; sleep 2; cat; }}",
-            r = shell_quote(ready.to_str().unwrap())
-        ),
-    );
+    let (bin, ready) = pg_bin_pausing(cluster, dir.path(), 1000000, 2);
     let child = Tool::new("pgb-dump")
         .cluster(cluster)
         .args([

@@ -9,7 +9,7 @@ use std::process::Command;
 use pgb_testkit::compare::{assert_same_content, restore_with_plain_tools};
 use pgb_testkit::fixtures::{create_large_database, create_rich_database, create_small_database};
 use pgb_testkit::wrappers::{
-    file_names, new_files, pg_bin_with_pg_dump, shell_quote, wait_for_file,
+    file_names, new_files, pg_bin_pausing, pg_bin_with_pg_dump, shell_quote, wait_for_file,
 };
 use pgb_testkit::{Cluster, Tool};
 use serde_json::Value;
@@ -420,17 +420,7 @@ fn server_stopped_mid_dump_fails_loudly() {
     let dir = tempfile::tempdir().unwrap();
     let backups = dir.path().join("backups");
     let (before, contents) = earlier_backup(&cluster, &backups, "big");
-    let ready = dir.path().join("ready");
-    // Real pg_dump, whose output is consumed slowly: it is mid-COPY, with the
-    // server blocked sending, when the server goes down.
-    let bin = pg_bin_with_pg_dump(
-        &cluster,
-        &dir.path().join("bin"),
-        &format!(
-            "set -o pipefail\n\"$REAL/pg_dump\" \"$@\" | {{ head -c 65536; touch {r}; sleep 2; cat; }}",
-            r = shell_quote(ready.to_str().unwrap())
-        ),
-    );
+    let (bin, ready) = pg_bin_pausing(&cluster, dir.path(), 65536, 2);
     let child = dump(&cluster, &backups)
         .args(["--pg-bin", bin.to_str().unwrap(), "-d", "big"])
         .spawn();
@@ -500,15 +490,7 @@ fn concurrent_run_on_the_same_database_is_refused_or_waits() {
     create_small_database(cluster, &db, 100);
     let dir = tempfile::tempdir().unwrap();
     let backups = dir.path().join("backups");
-    let ready = dir.path().join("ready");
-    let bin = pg_bin_with_pg_dump(
-        cluster,
-        &dir.path().join("bin"),
-        &format!(
-            "set -o pipefail\n\"$REAL/pg_dump\" \"$@\" | {{ head -c 100; touch {r}; sleep 2; cat; }}",
-            r = shell_quote(ready.to_str().unwrap())
-        ),
-    );
+    let (bin, ready) = pg_bin_pausing(cluster, dir.path(), 100, 2);
     let first = dump(cluster, &backups)
         .args(["--pg-bin", bin.to_str().unwrap(), "-d", &db])
         .spawn();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pgb_testkit::fixtures::create_small_database;
-use pgb_testkit::wrappers::{file_names, pg_bin_with_pg_dump, shell_quote, wait_for_file};
+use pgb_testkit::wrappers::{file_names, pg_bin_pausing, wait_for_file};
 use pgb_testkit::{take_backup, Cluster, Tool, ToolOutput};
 use serde_json::Value;
 
@@ -223,15 +223,7 @@ fn stale_partials_are_removed_and_a_backup_being_written_is_left_alone() {
         .success());
 
     // A dump in progress holds the lock of the database in this folder.
-    let ready = dir.path().join("ready");
-    let bin = pg_bin_with_pg_dump(
-        cluster,
-        &dir.path().join("bin"),
-        &format!(
-            "set -o pipefail\n\"$REAL/pg_dump\" \"$@\" | {{ head -c 100; touch {r}; sleep 3; cat; }}",
-            r = shell_quote(ready.to_str().unwrap())
-        ),
-    );
+    let (bin, ready) = pg_bin_pausing(cluster, dir.path(), 100, 3);
     let running = Tool::new("pgb-dump")
         .cluster(cluster)
         .args([

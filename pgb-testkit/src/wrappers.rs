@@ -75,3 +75,25 @@ pub fn new_files(dir: &Path, before: &[String]) -> Vec<String> {
         .filter(|n| !n.ends_with(".pgb-lock") && !before.contains(n))
         .collect()
 }
+
+/// A `--pg-bin` folder whose pg_dump passes the first `bytes` bytes of the
+/// real dump, creates the returned `ready` file, pauses `seconds`, then
+/// sends the rest (and fails as the real pg_dump fails). While it pauses,
+/// the dump is mid-stream: the lock is held and a partial file exists.
+pub fn pg_bin_pausing(
+    cluster: &Cluster,
+    dir: &Path,
+    bytes: u64,
+    seconds: u32,
+) -> (PathBuf, PathBuf) {
+    let ready = dir.join("ready");
+    let bin = pg_bin_with_pg_dump(
+        cluster,
+        &dir.join("bin"),
+        &format!(
+            "set -o pipefail\n\"$REAL/pg_dump\" \"$@\" | {{ head -c {bytes}; touch {r}; sleep {seconds}; cat; }}",
+            r = shell_quote(ready.to_str().unwrap())
+        ),
+    );
+    (bin, ready)
+}
